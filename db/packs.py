@@ -1,0 +1,731 @@
+"""Data packs: parse and validate (pure), load into the store, export back out.
+
+A pack is normalised into plain dicts with every default filled in, so that
+`normalise(parse(export(load(pack)))) == normalise(parse(pack))` — the round trip is exact.
+See db/packs/FORMAT.md (and the README) for the format.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from db import models, validate
+from db.store import Store
+
+FORMAT_VERSION = 1
+MAX_PACK_BYTES = 1_000_000
+
+JOB_DEPARTMENTS = {
+    "director": "directing",
+    "co-director": "directing",
+    "writer": "writing",
+    "screenplay": "writing",
+    "story": "writing",
+    "creator": "writing",
+    "producer": "production",
+    "executive producer": "production",
+    "cinematographer": "camera",
+    "director of photography": "camera",
+    "editor": "editing",
+    "composer": "music",
+    "stunt coordinator": "stunts",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}" if self.where else self.message
+
+
+class PackError(ValueError):
+    """The pack is invalid; nothing was written. `problems` lists what and where."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "; ".join(str(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"invalid data pack: {shown}{more}")
+
+
+@dataclass(slots=True)
+class MovedRelease:
+    release_id: int
+    title_slug: str
+    region: str
+    medium: str
+    old: models.ReleaseValue
+    new: models.ReleaseValue
+
+
+@dataclass(slots=True)
+class ImportReport:
+    pack: str
+    version: int
+    skipped: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    moved: list[MovedRelease] = field(default_factory=list)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+
+def read_pack_bytes(data: bytes, filename: str = "pack.toml") -> dict[str, Any]:
+    """Parse TOML or JSON bytes into a normalised pack, or raise PackError."""
+    if len(data) > MAX_PACK_BYTES:
+        raise PackError([Problem("", f"the file is larger than {MAX_PACK_BYTES // 1_000_000} MB")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PackError([Problem("", f"the file is not UTF-8 text (byte {exc.start})")]) from None
+    is_json = filename.lower().endswith(".json") or text.lstrip().startswith("{")
+    try:
+        raw = json.loads(text) if is_json else tomllib.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PackError([Problem(f"line {exc.lineno}", f"not valid JSON: {exc.msg}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PackError([Problem("", f"not valid TOML: {exc}")]) from None
+    return normalise(raw)
+
+
+def read_pack_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    return read_pack_bytes(path.read_bytes(), path.name)
+
+
+def builtin_pack_paths() -> list[Path]:
+    folder = resources.files("db").joinpath("packs")
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+# -- validation and normalisation ------------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(Problem(where, message))
+
+    def table(self, raw: Any, where: str) -> dict[str, Any]:
+        if not isinstance(raw, dict):
+            self.fail(where, "expected a table")
+            return {}
+        return raw
+
+    def array(self, raw: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
+        value = raw.get(key, [])
+        if not isinstance(value, list):
+            self.fail(f"{where}{key}", "expected an array of tables")
+            return []
+        return [self.table(item, f"{where}{key}[{i}]") for i, item in enumerate(value)]
+
+    def unknown(self, raw: dict[str, Any], allowed: set[str], where: str) -> None:
+        for key in raw:
+            if key not in allowed:
+                self.fail(f"{where}.{key}" if where else key, "unknown key")
+
+    def text(self, raw: dict[str, Any], key: str, where: str, *, limit: int, required: bool = False,
+             ) -> str | None:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                self.fail(f"{where}.{key}", "is required")
+            return None
+        if not isinstance(value, str):
+            self.fail(f"{where}.{key}", "expected text")
+            return None
+        cleaned = validate.clean_text(value)
+        if required and not cleaned:
+            self.fail(f"{where}.{key}", "must not be empty")
+            return None
+        if len(cleaned) > limit:
+            self.fail(f"{where}.{key}", f"is {len(cleaned)} characters; at most {limit}")
+            return None
+        return cleaned or None
+
+    def slug(self, raw: dict[str, Any], key: str, where: str) -> str:
+        value = raw.get(key)
+        if not isinstance(value, str) or not validate.SLUG.match(value) or len(value) > validate.SLUG_MAX:
+            self.fail(f"{where}.{key}", "expected a slug: lowercase letters, digits and '-', like 'john-wick'")
+            return ""
+        return value
+
+    def choice(self, raw: dict[str, Any], key: str, where: str, options: tuple[str, ...],
+               default: str | None = None) -> str:
+        value = raw.get(key, default)
+        if value not in options:
+            self.fail(f"{where}.{key}", f"expected one of {', '.join(options)}")
+            return options[0]
+        return value
+
+    def date(self, raw: dict[str, Any], key: str, where: str, *, required: bool) -> dt.date | None:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                self.fail(f"{where}.{key}", "is required (a date like 2025-06-06)")
+            return None
+        try:
+            return validate.parse_date(value)
+        except ValueError as exc:
+            self.fail(f"{where}.{key}", str(exc))
+            return None
+
+    def strings(self, raw: dict[str, Any], key: str, where: str) -> list[str]:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"{where}.{key}", "expected an array of text")
+            return []
+        out: list[str] = []
+        for i, item in enumerate(value):
+            cleaned = validate.clean_text(item)
+            if not cleaned or len(cleaned) > validate.NAME_MAX:
+                self.fail(f"{where}.{key}[{i}]", f"must be 1–{validate.NAME_MAX} characters")
+            elif cleaned not in out:
+                out.append(cleaned)
+        return out
+
+    def source(self, raw: dict[str, Any], where: str, sources: dict[str, Any]) -> str:
+        value = raw.get("source")
+        if not isinstance(value, str) or value not in sources:
+            known = ", ".join(sorted(sources)) or "none defined"
+            self.fail(f"{where}.source", f"must name a key of [sources] ({known})")
+            return ""
+        return value
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        out[key] = value
+
+
+def normalise(raw: Any) -> dict[str, Any]:
+    """Validate a parsed pack and return it with defaults filled in. Raises PackError."""
+    c = _Checker()
+    raw = c.table(raw, "")
+    c.unknown(raw, {"pack", "sources", "franchises", "people", "titles"}, "")
+    head = c.table(raw.get("pack"), "pack")
+    c.unknown(head, {"slug", "name", "version", "format"}, "pack")
+    pack: dict[str, Any] = {"slug": c.slug(head, "slug", "pack"),
+                            "name": c.text(head, "name", "pack", limit=validate.NAME_MAX, required=True)}
+    for key in ("version", "format"):
+        value = head.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            c.fail(f"pack.{key}", "expected a whole number >= 1")
+        pack[key] = value
+    if pack.get("format") not in (None, FORMAT_VERSION) and isinstance(pack.get("format"), int):
+        c.fail("pack.format", f"this Marquee reads format {FORMAT_VERSION}")
+
+    sources: dict[str, Any] = {}
+    for key, entry in c.table(raw.get("sources", {}), "sources").items():
+        where = f"sources.{key}"
+        entry = c.table(entry, where)
+        c.unknown(entry, {"name", "detail"}, where)
+        item: dict[str, Any] = {"name": c.text(entry, "name", where, limit=200, required=True)}
+        _put(item, "detail", c.text(entry, "detail", where, limit=validate.SYNOPSIS_MAX))
+        sources[key] = item
+    if not sources:
+        c.fail("sources", "define at least one source, e.g. [sources.public-record]")
+
+    def unique(items: list[dict[str, Any]], kind: str) -> set[str]:
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item["slug"] in seen and item["slug"]:
+                c.fail(f"{kind}[{i}].slug", f"'{item['slug']}' is used twice")
+            seen.add(item["slug"])
+        return seen
+
+    franchises = []
+    for i, entry in enumerate(c.array(raw, "franchises", "")):
+        where = f"franchises[{i}]"
+        c.unknown(entry, {"slug", "name"}, where)
+        franchises.append({"slug": c.slug(entry, "slug", where),
+                           "name": c.text(entry, "name", where, limit=validate.NAME_MAX, required=True)})
+    franchise_slugs = unique(franchises, "franchises")
+
+    people = []
+    for i, entry in enumerate(c.array(raw, "people", "")):
+        where = f"people[{i}]"
+        c.unknown(entry, {"slug", "name", "aliases", "bio", "source"}, where)
+        person: dict[str, Any] = {
+            "slug": c.slug(entry, "slug", where),
+            "name": c.text(entry, "name", where, limit=validate.NAME_MAX, required=True),
+            "aliases": c.strings(entry, "aliases", where),
+        }
+        _put(person, "bio", c.text(entry, "bio", where, limit=validate.BIO_MAX))
+        person["source"] = c.source(entry, where, sources)
+        people.append(person)
+    people_slugs = unique(people, "people")
+
+    titles = []
+    for i, entry in enumerate(c.array(raw, "titles", "")):
+        where = f"titles[{i}]"
+        c.unknown(entry, {"slug", "franchise", "name", "kind", "status", "story_order", "synopsis",
+                          "aliases", "source", "releases", "cast", "crew", "watch"}, where)
+        title: dict[str, Any] = {"slug": c.slug(entry, "slug", where)}
+        franchise = entry.get("franchise")
+        if franchise not in franchise_slugs:
+            c.fail(f"{where}.franchise", "must name a franchise slug defined in [[franchises]]")
+        title["franchise"] = franchise
+        title["name"] = c.text(entry, "name", where, limit=validate.NAME_MAX, required=True)
+        title["kind"] = c.choice(entry, "kind", where, models.KINDS)
+        title["status"] = c.choice(entry, "status", where, models.STATUSES)
+        order = entry.get("story_order")
+        if order is not None and (isinstance(order, bool) or not isinstance(order, int | float)):
+            c.fail(f"{where}.story_order", "expected a number")
+            order = None
+        _put(title, "story_order", order)
+        _put(title, "synopsis", c.text(entry, "synopsis", where, limit=validate.SYNOPSIS_MAX))
+        title["aliases"] = c.strings(entry, "aliases", where)
+        title["source"] = c.source(entry, where, sources)
+        title["releases"] = _releases(c, entry, where, sources)
+        title["cast"] = _credits(c, entry, "cast", where, sources, people_slugs)
+        title["crew"] = _credits(c, entry, "crew", where, sources, people_slugs)
+        title["watch"] = _offers(c, entry, where, sources)
+        titles.append(title)
+    unique(titles, "titles")
+
+    if c.problems:
+        raise PackError(c.problems)
+    return {"pack": pack, "sources": sources, "franchises": franchises, "people": people, "titles": titles}
+
+
+def _release_value(c: _Checker, entry: dict[str, Any], where: str, sources: dict[str, Any]) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    precision = c.choice(entry, "precision", where, models.PRECISIONS, "day")
+    date = c.date(entry, "date", where, required=precision != "unknown")
+    if precision == "unknown" and date is not None:
+        c.fail(f"{where}.date", "leave the date out when precision is 'unknown'")
+    _put(value, "date", date)
+    if "time" in entry or "timezone" in entry:
+        try:
+            _put(value, "time", validate.parse_time(entry.get("time")))
+        except ValueError as exc:
+            c.fail(f"{where}.time", str(exc))
+        zone = entry.get("timezone")
+        if not isinstance(zone, str) or not validate.is_time_zone(zone):
+            c.fail(f"{where}.timezone", "expected an IANA time zone like America/New_York (required with time)")
+        value["timezone"] = zone
+        if precision != "day":
+            c.fail(f"{where}.time", "a time of day needs precision 'day'")
+    value["precision"] = precision
+    value["status"] = c.choice(entry, "status", where, models.RELEASE_STATUSES, "confirmed")
+    _put(value, "note", c.text(entry, "note", where, limit=validate.NOTE_MAX))
+    value["source"] = c.source(entry, where, sources)
+    value["as_of"] = c.date(entry, "as_of", where, required=True)
+    return value
+
+
+_VALUE_KEYS = {"date", "time", "timezone", "precision", "status", "note", "source", "as_of"}
+
+
+def _releases(c: _Checker, title: dict[str, Any], where: str, sources: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    seen: set[tuple[str, str]] = set()
+    for i, entry in enumerate(c.array(title, "releases", f"{where}.")):
+        here = f"{where}.releases[{i}]"
+        c.unknown(entry, _VALUE_KEYS | {"region", "medium", "provider", "history"}, here)
+        region = entry.get("region")
+        if not isinstance(region, str) or not validate.is_region(region):
+            c.fail(f"{here}.region", "expected an ISO 3166-1 alpha-2 country code like US or GB")
+        release: dict[str, Any] = {"region": region,
+                                   "medium": c.choice(entry, "medium", here, models.MEDIA)}
+        if (release["region"], release["medium"]) in seen:
+            c.fail(here, f"a second {release['medium']} release in {region}; edit the first one")
+        seen.add((release["region"], release["medium"]))
+        _put(release, "provider", c.text(entry, "provider", here, limit=validate.NAME_MAX))
+        release.update(_release_value(c, entry, here, sources))
+        history = []
+        for j, past in enumerate(c.array(entry, "history", f"{here}.")):
+            c.unknown(past, _VALUE_KEYS, f"{here}.history[{j}]")
+            history.append(_release_value(c, past, f"{here}.history[{j}]", sources))
+        release["history"] = history
+        out.append(release)
+    return out
+
+
+def _credits(c: _Checker, title: dict[str, Any], kind: str, where: str, sources: dict[str, Any],
+             people: set[str]) -> list[dict[str, Any]]:
+    out = []
+    for i, entry in enumerate(c.array(title, kind, f"{where}.")):
+        here = f"{where}.{kind}[{i}]"
+        allowed = {"person", "billing", "note", "source"} | ({"character"} if kind == "cast" else {"job", "department"})
+        c.unknown(entry, allowed, here)
+        credit: dict[str, Any] = {"person": entry.get("person")}
+        if credit["person"] not in people:
+            c.fail(f"{here}.person", "must name a person slug defined in [[people]]")
+        if kind == "cast":
+            _put(credit, "character", c.text(entry, "character", here, limit=validate.NAME_MAX))
+        else:
+            job = c.text(entry, "job", here, limit=validate.NAME_MAX, required=True)
+            credit["job"] = job
+            default = JOB_DEPARTMENTS.get((job or "").lower(), "other")
+            credit["department"] = c.choice(entry, "department", here, models.DEPARTMENTS, default)
+        billing = entry.get("billing")
+        if billing is not None and (not isinstance(billing, int) or isinstance(billing, bool) or billing < 0):
+            c.fail(f"{here}.billing", "expected a whole number")
+            billing = None
+        _put(credit, "billing", billing)
+        _put(credit, "note", c.text(entry, "note", here, limit=validate.NOTE_MAX))
+        credit["source"] = c.source(entry, here, sources)
+        out.append(credit)
+    return out
+
+
+def _offers(c: _Checker, title: dict[str, Any], where: str, sources: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for i, entry in enumerate(c.array(title, "watch", f"{where}.")):
+        here = f"{where}.watch[{i}]"
+        c.unknown(entry, {"region", "provider", "kind", "price", "currency", "note", "source", "as_of"}, here)
+        region = entry.get("region")
+        if not isinstance(region, str) or not validate.is_region(region):
+            c.fail(f"{here}.region", "expected an ISO 3166-1 alpha-2 country code like US or GB")
+        offer: dict[str, Any] = {"region": region,
+                                 "provider": c.text(entry, "provider", here, limit=validate.NAME_MAX, required=True),
+                                 "kind": c.choice(entry, "kind", here, models.OFFER_KINDS)}
+        price = entry.get("price")
+        if price is not None:
+            try:
+                if not isinstance(price, str) or Decimal(price) < 0 or not Decimal(price).is_finite():
+                    raise InvalidOperation
+                offer["price"] = price
+            except InvalidOperation:
+                c.fail(f"{here}.price", "expected a decimal number as text, like \"3.99\"")
+            currency = entry.get("currency")
+            if not isinstance(currency, str) or not validate.is_currency(currency):
+                c.fail(f"{here}.currency", "expected an ISO 4217 currency code like USD (required with price)")
+            offer["currency"] = currency
+        elif "currency" in entry:
+            c.fail(f"{here}.currency", "give a price with the currency")
+        _put(offer, "note", c.text(entry, "note", here, limit=validate.NOTE_MAX))
+        offer["source"] = c.source(entry, here, sources)
+        offer["as_of"] = c.date(entry, "as_of", here, required=True)
+        out.append(offer)
+    return out
+
+
+# -- writing into the store ------------------------------------------------------------------------
+
+
+def _value_from_row(row: Any) -> models.ReleaseValue:
+    return models.ReleaseValue(
+        date=dt.date.fromisoformat(row["date"]) if row["date"] else None,
+        precision=row["precision"],
+        status=row["status"],
+        time=dt.time.fromisoformat(row["time"]) if row["time"] else None,
+        timezone=row["timezone"],
+        note=row["note"],
+        source=row["source"],
+        as_of=dt.date.fromisoformat(row["as_of"]),
+    )
+
+
+def _value_from_pack(value: dict[str, Any]) -> models.ReleaseValue:
+    return models.ReleaseValue(
+        date=value.get("date"), precision=value["precision"], status=value["status"],
+        time=value.get("time"), timezone=value.get("timezone"), note=value.get("note"),
+        source=value["source"], as_of=value["as_of"],
+    )
+
+
+def _value_params(value: models.ReleaseValue) -> tuple[Any, ...]:
+    return (
+        value.date.isoformat() if value.date else None,
+        value.time.strftime("%H:%M") if value.time else None,
+        value.timezone, value.precision, value.status, value.note, value.source, value.as_of.isoformat(),
+    )
+
+
+async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, guild_id: int | None = None,
+                    force: bool = False) -> ImportReport:
+    """Load a normalised pack in one transaction. Same or older version: nothing changes.
+
+    Rows are keyed by slug, so loading is idempotent; a newer version updates the pack's rows,
+    removes the ones it dropped, and never touches another owner's rows. Release ids survive
+    updates, and a changed date is appended to the release's history and reported as moved.
+    """
+    head = pack["pack"]
+    report = ImportReport(pack=head["slug"], version=head["version"])
+    owner = guild_id
+    recorded_by = f"pack:{head['slug']}@{head['version']}"
+    stamp = now.astimezone(dt.UTC).isoformat(timespec="seconds")
+    counts = report.counts
+    async with store.transaction() as conn:
+
+        async def one(sql: str, params: tuple[Any, ...]) -> Any:
+            async with conn.execute(sql, params) as cur:
+                return await cur.fetchone()
+
+        existing = await one("SELECT id, version FROM packs WHERE ifnull(guild_id, 0) = ifnull(?, 0) AND slug = ?",
+                             (owner, head["slug"]))
+        if existing and existing["version"] >= head["version"] and not force:
+            report.skipped = True
+            return report
+        if existing:
+            pack_id = existing["id"]
+            await conn.execute("UPDATE packs SET name = ?, version = ?, format = ?, loaded_at = ? WHERE id = ?",
+                               (head["name"], head["version"], head["format"], stamp, pack_id))
+        else:
+            cur = await conn.execute(
+                "INSERT INTO packs (guild_id, slug, name, version, format, loaded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (owner, head["slug"], head["name"], head["version"], head["format"], stamp))
+            pack_id = cur.lastrowid
+        await conn.execute("DELETE FROM sources WHERE pack_id = ?", (pack_id,))
+        for key, source in pack["sources"].items():
+            await conn.execute("INSERT INTO sources (pack_id, key, name, detail) VALUES (?, ?, ?, ?)",
+                               (pack_id, key, source["name"], source.get("detail")))
+
+        async def upsert(table: str, slug: str, columns: dict[str, Any]) -> int:
+            row = await one(f"SELECT id FROM {table} WHERE ifnull(guild_id, 0) = ifnull(?, 0) AND slug = ?",  # noqa: S608
+                            (owner, slug))
+            names = list(columns)
+            if row:
+                assignments = ", ".join(f"{n} = ?" for n in names)
+                await conn.execute(f"UPDATE {table} SET {assignments}, pack_id = ? WHERE id = ?",  # noqa: S608
+                                   (*columns.values(), pack_id, row["id"]))
+                counts[f"{table}_updated"] = counts.get(f"{table}_updated", 0) + 1
+                return int(row["id"])
+            placeholders = ", ".join("?" for _ in names)
+            cur = await conn.execute(
+                f"INSERT INTO {table} (guild_id, pack_id, slug, {', '.join(names)}) "  # noqa: S608
+                f"VALUES (?, ?, ?, {placeholders})", (owner, pack_id, slug, *columns.values()))
+            counts[f"{table}_added"] = counts.get(f"{table}_added", 0) + 1
+            return int(cur.lastrowid)
+
+        async def drop_missing(table: str, keep: list[str]) -> None:
+            marks = ", ".join("?" for _ in keep) or "''"
+            cur = await conn.execute(
+                f"DELETE FROM {table} WHERE pack_id = ? AND slug NOT IN ({marks})", (pack_id, *keep))  # noqa: S608
+            if cur.rowcount:
+                counts[f"{table}_removed"] = cur.rowcount
+
+        franchise_ids = {}
+        for pos, franchise in enumerate(pack["franchises"]):
+            franchise_ids[franchise["slug"]] = await upsert("franchises", franchise["slug"], {"name": franchise["name"]})
+        person_ids = {}
+        for pos, person in enumerate(pack["people"]):
+            pid = await upsert("people", person["slug"], {"name": person["name"], "bio": person.get("bio"),
+                                                          "source": person["source"], "position": pos})
+            person_ids[person["slug"]] = pid
+            await conn.execute("DELETE FROM person_aliases WHERE person_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)",
+                               (pid, owner))
+            for apos, alias in enumerate(person["aliases"]):
+                await conn.execute("INSERT INTO person_aliases (guild_id, person_id, alias, position) VALUES (?, ?, ?, ?)",
+                                   (owner, pid, alias, apos))
+
+        for pos, title in enumerate(pack["titles"]):
+            tid = await upsert("titles", title["slug"], {
+                "franchise_id": franchise_ids[title["franchise"]], "name": title["name"], "kind": title["kind"],
+                "status": title["status"], "story_order": title.get("story_order"),
+                "synopsis": title.get("synopsis"), "source": title["source"], "position": pos})
+            mine = (tid, owner)
+            await conn.execute("DELETE FROM title_aliases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)", mine)
+            for apos, alias in enumerate(title["aliases"]):
+                await conn.execute("INSERT INTO title_aliases (guild_id, title_id, alias, position) VALUES (?, ?, ?, ?)",
+                                   (owner, tid, alias, apos))
+            await conn.execute("DELETE FROM credits WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)", mine)
+            cpos = 0
+            for kind in ("cast", "crew"):
+                for credit in title[kind]:
+                    await conn.execute(
+                        "INSERT INTO credits (guild_id, title_id, person_id, kind, character, department, job, "
+                        "billing, note, source, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (owner, tid, person_ids[credit["person"]], kind, credit.get("character"),
+                         credit.get("department"), credit.get("job"), credit.get("billing"), credit.get("note"),
+                         credit["source"], cpos))
+                    cpos += 1
+            await conn.execute("DELETE FROM watch_offers WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)", mine)
+            for opos, offer in enumerate(title["watch"]):
+                await conn.execute(
+                    "INSERT INTO watch_offers (guild_id, title_id, region, provider, kind, price, currency, note, "
+                    "source, as_of, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (owner, tid, offer["region"], offer["provider"], offer["kind"], offer.get("price"),
+                     offer.get("currency"), offer.get("note"), offer["source"], offer["as_of"].isoformat(), opos))
+            await _load_releases(conn, title, tid, owner, stamp, recorded_by, report)
+
+        await drop_missing("titles", [t["slug"] for t in pack["titles"]])
+        await drop_missing("people", [p["slug"] for p in pack["people"]])
+        await drop_missing("franchises", [f["slug"] for f in pack["franchises"]])
+    return report
+
+
+async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int | None, stamp: str,
+                         recorded_by: str, report: ImportReport) -> None:
+    keep: list[int] = []
+    for release in title["releases"]:
+        wanted = [_value_from_pack(v) for v in release["history"]] + [_value_from_pack(release)]
+        async with conn.execute(
+            "SELECT * FROM releases WHERE ifnull(guild_id, 0) = ifnull(?, 0) AND title_id = ? AND region = ? "
+            "AND medium = ?", (owner, tid, release["region"], release["medium"])) as cur:
+            row = await cur.fetchone()
+        current = wanted[-1]
+        if row is None:
+            cur = await conn.execute(
+                "INSERT INTO releases (guild_id, title_id, region, medium, provider, date, time, timezone, "
+                "precision, status, note, source, as_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (owner, tid, release["region"], release["medium"], release.get("provider"),
+                 *_value_params(current)))
+            release_id = int(cur.lastrowid)
+            stored: list[models.ReleaseValue] = []
+        else:
+            release_id = int(row["id"])
+            async with conn.execute("SELECT * FROM release_history WHERE release_id = ? ORDER BY id",
+                                    (release_id,)) as cur:
+                stored = [_value_from_row(r) for r in await cur.fetchall()]
+            old = _value_from_row(row)
+            await conn.execute(
+                "UPDATE releases SET provider = ?, date = ?, time = ?, timezone = ?, precision = ?, status = ?, "
+                "note = ?, source = ?, as_of = ? WHERE id = ?",
+                (release.get("provider"), *_value_params(current), release_id))
+            if (old.date, old.time, old.timezone, old.precision) != (
+                    current.date, current.time, current.timezone, current.precision):
+                report.moved.append(MovedRelease(release_id, title["slug"], release["region"],
+                                                 release["medium"], old, current))
+        # Append what the stored history lacks: the pack's history is a prefix we extend.
+        missing = wanted[len(stored):] if stored == wanted[:len(stored)] else (
+            [current] if not stored or stored[-1] != current else [])
+        for value in missing:
+            await conn.execute(
+                "INSERT INTO release_history (release_id, date, time, timezone, precision, status, note, source, "
+                "as_of, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (release_id, *_value_params(value), stamp, recorded_by))
+        keep.append(release_id)
+    marks = ", ".join("?" for _ in keep) or "0"
+    await conn.execute(
+        f"DELETE FROM releases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) AND id NOT IN ({marks})",  # noqa: S608
+        (tid, owner, *keep))
+
+
+# -- export -----------------------------------------------------------------------------------------
+
+
+async def export_pack(store: Store, slug: str, *, guild_id: int | None = None) -> dict[str, Any]:
+    """The normalised pack as stored: what `load_pack` would need to rebuild it exactly."""
+    head = await store.fetchone("SELECT * FROM packs WHERE ifnull(guild_id, 0) = ifnull(?, 0) AND slug = ?",
+                                (guild_id, slug))
+    if head is None:
+        raise KeyError(slug)
+    pack_id = head["id"]
+    out: dict[str, Any] = {"pack": {"slug": head["slug"], "name": head["name"], "version": head["version"],
+                                    "format": head["format"]}}
+    sources = {}
+    for row in await store.fetchall("SELECT * FROM sources WHERE pack_id = ? ORDER BY id", (pack_id,)):
+        source = {"name": row["name"]}
+        _put(source, "detail", row["detail"])
+        sources[row["key"]] = source
+    out["sources"] = sources
+    out["franchises"] = [{"slug": r["slug"], "name": r["name"]} for r in await store.fetchall(
+        "SELECT slug, name FROM franchises WHERE pack_id = ? ORDER BY id", (pack_id,))]
+    people = []
+    for row in await store.fetchall("SELECT * FROM people WHERE pack_id = ? ORDER BY position, id", (pack_id,)):
+        person: dict[str, Any] = {"slug": row["slug"], "name": row["name"], "aliases": [
+            r["alias"] for r in await store.fetchall(
+                "SELECT alias FROM person_aliases WHERE person_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) "
+                "ORDER BY position, id", (row["id"], guild_id))]}
+        _put(person, "bio", row["bio"])
+        person["source"] = row["source"]
+        people.append(person)
+    out["people"] = people
+    titles = []
+    for row in await store.fetchall(
+            "SELECT t.*, f.slug AS franchise_slug FROM titles t JOIN franchises f ON f.id = t.franchise_id "
+            "WHERE t.pack_id = ? ORDER BY t.position, t.id", (pack_id,)):
+        tid = row["id"]
+        title: dict[str, Any] = {"slug": row["slug"], "franchise": row["franchise_slug"], "name": row["name"],
+                                 "kind": row["kind"], "status": row["status"]}
+        if row["story_order"] is not None:
+            order = row["story_order"]
+            title["story_order"] = int(order) if float(order).is_integer() else order
+        _put(title, "synopsis", row["synopsis"])
+        mine = (tid, guild_id)
+        title["aliases"] = [r["alias"] for r in await store.fetchall(
+            "SELECT alias FROM title_aliases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) "
+            "ORDER BY position, id", mine)]
+        title["source"] = row["source"]
+        releases = []
+        for rel in await store.fetchall(
+                "SELECT * FROM releases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) ORDER BY id", mine):
+            release: dict[str, Any] = {"region": rel["region"], "medium": rel["medium"]}
+            _put(release, "provider", rel["provider"])
+            release.update(_value_dict(_value_from_row(rel)))
+            history = [_value_dict(_value_from_row(h)) for h in await store.fetchall(
+                "SELECT * FROM release_history WHERE release_id = ? ORDER BY id", (rel["id"],))]
+            release["history"] = history[:-1]
+            releases.append(release)
+        title["releases"] = releases
+        credits = await store.fetchall(
+            "SELECT c.*, p.slug AS person_slug FROM credits c JOIN people p ON p.id = c.person_id "
+            "WHERE c.title_id = ? AND ifnull(c.guild_id, 0) = ifnull(?, 0) ORDER BY c.position, c.id", mine)
+        for kind in ("cast", "crew"):
+            items = []
+            for cr in credits:
+                if cr["kind"] != kind:
+                    continue
+                credit: dict[str, Any] = {"person": cr["person_slug"]}
+                if kind == "cast":
+                    _put(credit, "character", cr["character"])
+                else:
+                    credit["job"] = cr["job"]
+                    credit["department"] = cr["department"]
+                _put(credit, "billing", cr["billing"])
+                _put(credit, "note", cr["note"])
+                credit["source"] = cr["source"]
+                items.append(credit)
+            title[kind] = items
+        watch = []
+        for off in await store.fetchall(
+                "SELECT * FROM watch_offers WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) "
+                "ORDER BY position, id", mine):
+            offer: dict[str, Any] = {"region": off["region"], "provider": off["provider"], "kind": off["kind"]}
+            _put(offer, "price", off["price"])
+            _put(offer, "currency", off["currency"])
+            _put(offer, "note", off["note"])
+            offer["source"] = off["source"]
+            offer["as_of"] = dt.date.fromisoformat(off["as_of"])
+            watch.append(offer)
+        title["watch"] = watch
+        titles.append(title)
+    out["titles"] = titles
+    return out
+
+
+def _value_dict(value: models.ReleaseValue) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    _put(out, "date", value.date)
+    _put(out, "time", value.time)
+    _put(out, "timezone", value.timezone)
+    out["precision"] = value.precision
+    out["status"] = value.status
+    _put(out, "note", value.note)
+    out["source"] = value.source
+    out["as_of"] = value.as_of
+    return out
+
+
+def dumps_toml(pack: dict[str, Any]) -> str:
+    header = "# Marquee data pack (format 1). See the README, section 'Data packs'.\n"
+    return header + tomli_w.dumps(pack, multiline_strings=False)
+
+
+def dumps_json(pack: dict[str, Any]) -> str:
+    def default(value: Any) -> str:
+        if isinstance(value, dt.time):
+            return value.strftime("%H:%M")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        raise TypeError(type(value).__name__)
+
+    return json.dumps(pack, indent=2, ensure_ascii=False, default=default) + "\n"

@@ -1,0 +1,193 @@
+"""The SQLite store: one aiosqlite connection, WAL, numbered migrations, explicit write transactions.
+
+Nothing here imports discord. Cogs never see SQL: they call the query API in `db.queries`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    version: int
+    latest: int
+    problems: tuple[str, ...]
+
+
+class StoreError(Exception):
+    """A problem with the database file that the operator must fix (message says how)."""
+
+
+def load_migrations() -> list[Migration]:
+    """The numbered migrations shipped in db/migrations, in order, without gaps."""
+    found: list[Migration] = []
+    for entry in resources.files("db").joinpath("migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise StoreError(f"migration {migration.name} is out of sequence (expected {expected:04d}_...)")
+    return found
+
+
+class Store:
+    """One connection shared by the whole bot. Writes are serialised and run in BEGIN IMMEDIATE."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+        self._write_lock = asyncio.Lock()
+        # Bumped after every committed write, so in-memory caches (the search index) know to rebuild.
+        self.generation = 0
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: str | Path, *, migrate: bool = True) -> AsyncIterator[Store]:
+        path = str(path)
+        if path != ":memory:":
+            parent = Path(path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise StoreError(f"the folder for MARQUEE_DATABASE does not exist: {parent}")
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the database {path}: {exc}") from exc
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            if path != ":memory:":
+                await conn.execute("PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = NORMAL")
+            store = cls(conn, path)
+            if migrate:
+                await store.migrate()
+            yield store
+        finally:
+            await conn.close()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): all or nothing, one at a time."""
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
+                self.generation += 1
+
+    async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchone(self, sql: str, params: tuple | dict = ()) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    # -- migrations ---------------------------------------------------------------------------
+
+    async def version(self) -> int:
+        row = await self.fetchone("PRAGMA user_version")
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> tuple[int, int]:
+        """Apply every pending migration, each in its own transaction. Returns (from, to)."""
+        migrations = load_migrations()
+        latest = migrations[-1].version if migrations else 0
+        start = await self.version()
+        if start > latest:
+            raise StoreError(
+                f"the database is at schema version {start}, newer than this Marquee ({latest}); "
+                "upgrade Marquee or restore a backup"
+            )
+        for migration in migrations:
+            if migration.version <= start:
+                continue
+            async with self.transaction() as conn:
+                # executescript would COMMIT first; run the statements one by one instead.
+                for statement in _split_sql(migration.sql):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {migration.version:d}")
+            log.info("applied migration %s", migration.name)
+        return start, latest
+
+    async def check(self) -> CheckResult:
+        rows = await self.fetchall("PRAGMA integrity_check")
+        problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+        fk = await self.fetchall("PRAGMA foreign_key_check")
+        problems += [f"foreign key violation in {r[0]} row {r[1]} -> {r[2]}" for r in fk]
+        version = await self.version()
+        latest = load_migrations()[-1].version
+        if version != latest:
+            problems.append(f"schema version {version}, expected {latest} (run `marquee db migrate`)")
+        return CheckResult(ok=not problems, version=version, latest=latest, problems=tuple(problems))
+
+    async def backup(self, destination: str | Path) -> None:
+        """An online backup (SQLite's backup API): safe while the bot is running."""
+        destination = Path(destination)
+        if destination.exists():
+            raise StoreError(f"{destination} already exists; choose a new file name")
+        async with aiosqlite.connect(str(destination)) as target:
+            await self.conn.backup(target)
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements (comments dropped; no semicolons inside literals)."""
+    lines = [line.split("--", 1)[0] for line in script.splitlines()]
+    statements, current = [], []
+    for line in lines:
+        current.append(line)
+        if sqlite3.complete_statement("\n".join(current)):
+            text = "\n".join(current).strip()
+            if text.rstrip(";").strip():
+                statements.append(text)
+            current = []
+    if "\n".join(current).strip():
+        raise StoreError("a migration ends with an incomplete statement")
+    return statements
