@@ -489,18 +489,18 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
                                (pack_id, key, source["name"], source.get("detail")))
 
         async def upsert(table: str, slug: str, columns: dict[str, Any]) -> int:
-            row = await one(f"SELECT id FROM {table} WHERE ifnull(guild_id, 0) = ifnull(?, 0) AND slug = ?",  # noqa: S608
+            row = await one(f"SELECT id FROM {table} WHERE ifnull(guild_id, 0) = ifnull(?, 0) AND slug = ?",
                             (owner, slug))
             names = list(columns)
             if row:
                 assignments = ", ".join(f"{n} = ?" for n in names)
-                await conn.execute(f"UPDATE {table} SET {assignments}, pack_id = ? WHERE id = ?",  # noqa: S608
+                await conn.execute(f"UPDATE {table} SET {assignments}, pack_id = ? WHERE id = ?",
                                    (*columns.values(), pack_id, row["id"]))
                 counts[f"{table}_updated"] = counts.get(f"{table}_updated", 0) + 1
                 return int(row["id"])
             placeholders = ", ".join("?" for _ in names)
             cur = await conn.execute(
-                f"INSERT INTO {table} (guild_id, pack_id, slug, {', '.join(names)}) "  # noqa: S608
+                f"INSERT INTO {table} (guild_id, pack_id, slug, {', '.join(names)}) "
                 f"VALUES (?, ?, ?, {placeholders})", (owner, pack_id, slug, *columns.values()))
             counts[f"{table}_added"] = counts.get(f"{table}_added", 0) + 1
             return int(cur.lastrowid)
@@ -508,7 +508,7 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
         async def drop_missing(table: str, keep: list[str]) -> None:
             marks = ", ".join("?" for _ in keep) or "''"
             cur = await conn.execute(
-                f"DELETE FROM {table} WHERE pack_id = ? AND slug NOT IN ({marks})", (pack_id, *keep))  # noqa: S608
+                f"DELETE FROM {table} WHERE pack_id = ? AND slug NOT IN ({marks})", (pack_id, *keep))
             if cur.rowcount:
                 counts[f"{table}_removed"] = cur.rowcount
 
@@ -605,7 +605,7 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
         keep.append(release_id)
     marks = ", ".join("?" for _ in keep) or "0"
     await conn.execute(
-        f"DELETE FROM releases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) AND id NOT IN ({marks})",  # noqa: S608
+        f"DELETE FROM releases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) AND id NOT IN ({marks})",
         (tid, owner, *keep))
 
 

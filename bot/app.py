@@ -1,0 +1,101 @@
+"""The Bot: built from resources created in main() (settings, store, clock) and passed in."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.catalog import Catalog
+from bot.clock import Clock
+from bot.settings import Settings
+from bot.tree import MarqueeTree
+from db.store import Store
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.catalog", "cogs.people", "cogs.help")
+COMMAND_HASH_KEY = "commands.global.sha256"
+
+
+def configure_endpoints(settings: Settings) -> None:
+    """Point discord.py at Discord, a REST/gateway proxy, or the loopback Discord."""
+    discord.http.Route.BASE = settings.api_base_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def intents() -> discord.Intents:
+    """Only what slash commands and countdown posts need: no privileged intents."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+class Marquee(commands.Bot):
+    def __init__(self, *, settings: Settings, store: Store, clock: Clock,
+                 extensions: tuple[str, ...] = EXTENSIONS, sync_commands: bool = True) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            tree_cls=MarqueeTree,
+            help_command=None,
+            # Nothing the bot says pings anyone unless a message opts in to exactly one role.
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.catalog = Catalog(store)
+        self.initial_extensions = extensions
+        self.sync_commands = sync_commands
+        self.failed_extensions: dict[str, str] = {}
+
+    def guild_timezone(self, guild_id: int | None) -> dt.tzinfo:
+        """The time zone "days until" is counted in for this server (UTC until servers can set one)."""
+        return dt.UTC
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Slash commands only: no prefix commands, so messages need no processing."""
+
+    async def setup_hook(self) -> None:
+        for name in self.initial_extensions:
+            try:
+                await self.load_extension(name)
+            except Exception as exc:
+                self.failed_extensions[name] = repr(exc)
+                log.exception("extension %s failed to load; the rest of the bot carries on", name)
+        if self.sync_commands:
+            await self.sync_application_commands()
+
+    def command_payload(self) -> list[dict]:
+        return sorted((c.to_dict(self.tree) for c in self.tree.get_commands()), key=lambda c: c["name"])
+
+    def command_hash(self) -> str:
+        blob = json.dumps(self.command_payload(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    async def sync_application_commands(self, *, force: bool = False) -> str:
+        """Dev guilds: copy and sync there every start. Otherwise global, only when the set changed."""
+        if self.settings.dev_guilds:
+            for guild_id in self.settings.dev_guilds:
+                guild = discord.Object(guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to development guild %s", len(synced), guild_id)
+            return "guild"
+        digest = self.command_hash()
+        if not force and await self.store.get_meta(COMMAND_HASH_KEY) == digest:
+            log.info("global commands unchanged since the last sync; not syncing")
+            return "unchanged"
+        synced = await self.tree.sync()
+        await self.store.set_meta(COMMAND_HASH_KEY, digest)
+        log.info("synced %d global commands", len(synced))
+        return "global"
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d servers", self.user, getattr(self.user, "id", "?"), len(self.guilds))

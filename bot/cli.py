@@ -1,0 +1,210 @@
+"""The `marquee` command line: run, sync, db migrate|check|backup|import|export, playground."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import settings as settings_module
+from bot.settings import Settings, SettingsError
+from db.store import StoreError
+
+log = logging.getLogger("marquee")
+
+
+class RedactingFilter(logging.Filter):
+    """Belt and braces: the token never reaches a log line, whatever logs it."""
+
+    def __init__(self, secret: str | None) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secret:
+            message = record.getMessage()
+            if self.secret in message:
+                record.msg = message.replace(self.secret, "[redacted token]")
+                record.args = ()
+        return True
+
+
+def setup_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(settings.token))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level_number)
+    logging.getLogger("discord").setLevel(max(settings.log_level_number, logging.INFO))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marquee", description="Marquee, a Discord bot for fan communities.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", help="connect to Discord with DISCORD_TOKEN and serve")
+    sync = sub.add_parser("sync", help="register the slash commands now (globally or with one guild)")
+    where = sync.add_mutually_exclusive_group()
+    where.add_argument("--guild", type=int, metavar="ID", help="sync to this server only (instant)")
+    where.add_argument("--global", dest="global_", action="store_true", help="sync globally (the default)")
+    db = sub.add_parser("db", help="database maintenance")
+    dbsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbsub.add_parser("migrate", help="apply pending schema migrations")
+    dbsub.add_parser("check", help="integrity check and schema version")
+    backup = dbsub.add_parser("backup", help="online backup of the (possibly live) database to PATH")
+    backup.add_argument("path", type=Path)
+    imp = dbsub.add_parser("import", help="load a data pack (TOML or JSON) as global data")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--force", action="store_true", help="reload even if this version is already loaded")
+    exp = dbsub.add_parser("export", help="write a loaded data pack as TOML (or JSON)")
+    exp.add_argument("--pack", help="the pack slug (needed when several are loaded)")
+    exp.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    exp.add_argument("--format", choices=("toml", "json"), default="toml")
+    play = sub.add_parser("playground", help="try the bot on a local Discord-compatible server, no token needed")
+    play.add_argument("--database", type=Path, help="use this SQLite file instead of a temporary one")
+    play.add_argument("--script", help="run commands from FILE ('-' for standard input) and print the transcript")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_module.load()
+        setup_logging(settings)
+        if args.command == "run":
+            settings.require_token()
+            return asyncio.run(_run(settings))
+        if args.command == "sync":
+            settings.require_token()
+            return asyncio.run(_sync(settings, args.guild))
+        if args.command == "db":
+            return asyncio.run(_db(settings, args))
+        if args.command == "playground":
+            from playground.cli import run_playground
+
+            return run_playground(database=args.database, script=args.script)
+    except (SettingsError, StoreError) as exc:
+        print(f"marquee: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def _prepare_store(store: object) -> None:
+    """Load (or update) the shipped data packs: idempotent, keyed by slug and version."""
+    from bot.clock import SystemClock
+    from db import packs
+
+    for path in packs.builtin_pack_paths():
+        report = await packs.load_pack(store, packs.read_pack_file(path), now=SystemClock().now())  # type: ignore[arg-type]
+        if not report.skipped:
+            log.info("loaded data pack %s version %s: %s", report.pack, report.version, report.counts)
+
+
+async def _run(settings: Settings) -> int:
+    import discord
+
+    from bot.app import Marquee, configure_endpoints
+    from bot.clock import SystemClock
+    from db.store import Store
+
+    configure_endpoints(settings)
+    async with Store.open(settings.database) as store:
+        await _prepare_store(store)
+        async with Marquee(settings=settings, store=store, clock=SystemClock()) as bot:
+            try:
+                await bot.start(settings.require_token())
+            except discord.LoginFailure:
+                print("marquee: Discord refused DISCORD_TOKEN: copy a fresh bot token from the "
+                      "Developer Portal (Bot > Reset Token) into .env", file=sys.stderr)
+                return 2
+            except discord.PrivilegedIntentsRequired:
+                print("marquee: Discord refused the gateway intents; Marquee needs no privileged intents, "
+                      "so check DISCORD_GATEWAY_URL", file=sys.stderr)
+                return 2
+    return 0
+
+
+async def _sync(settings: Settings, guild: int | None) -> int:
+    from dataclasses import replace
+
+    from bot.app import Marquee, configure_endpoints
+    from bot.clock import SystemClock
+    from db.store import Store
+
+    configure_endpoints(settings)
+    settings = replace(settings, dev_guilds=(guild,) if guild else ())
+    async with Store.open(settings.database) as store, Marquee(
+            settings=settings, store=store, clock=SystemClock(), sync_commands=False) as bot:
+        await bot.login(settings.require_token())
+        outcome = await bot.sync_application_commands(force=True)
+        where = f"server {guild}" if guild else "all servers (global; may take a minute to appear)"
+        print(f"synced {len(bot.tree.get_commands())} commands to {where} [{outcome}]")
+    return 0
+
+
+async def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from db import packs
+    from db.store import Store
+
+    action = args.db_command
+    async with Store.open(settings.database, migrate=action != "check") as store:
+        if action == "migrate":
+            start, end = await store.migrate()
+            print(f"{settings.database}: schema version {end}" + (f" (was {start})" if start != end else ""))
+            await _prepare_store(store)
+            return 0
+        if action == "check":
+            result = await store.check()
+            for problem in result.problems:
+                print(f"problem: {problem}")
+            print(f"{settings.database}: schema version {result.version} of {result.latest}: "
+                  + ("ok" if result.ok else "NOT OK"))
+            return 0 if result.ok else 1
+        if action == "backup":
+            await store.backup(args.path)
+            print(f"backed up {settings.database} to {args.path}")
+            return 0
+        if action == "import":
+            try:
+                pack = packs.read_pack_file(args.file)
+            except OSError as exc:
+                print(f"marquee: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+                return 2
+            except packs.PackError as exc:
+                print(f"marquee: {args.file} was not imported (nothing changed):", file=sys.stderr)
+                for problem in exc.problems[:20]:
+                    print(f"  {problem}", file=sys.stderr)
+                return 1
+            report = await packs.load_pack(store, pack, now=SystemClock().now(), force=args.force)
+            if report.skipped:
+                print(f"{report.pack} version {report.version} is already loaded; nothing changed "
+                      "(raise [pack].version, or use --force)")
+            else:
+                print(f"imported {report.pack} version {report.version}: "
+                      + ", ".join(f"{k} {v}" for k, v in sorted(report.counts.items())))
+                for moved in report.moved:
+                    print(f"  release moved: {moved.title_slug} {moved.region} {moved.medium}: "
+                          f"{moved.old.date} -> {moved.new.date}")
+            return 0
+        if action == "export":
+            loaded = [r["slug"] for r in await store.fetchall(
+                "SELECT slug FROM packs WHERE guild_id IS NULL ORDER BY id")]
+            slug = args.pack or (loaded[0] if len(loaded) == 1 else None)
+            if slug is None or slug not in loaded:
+                print(f"marquee: choose a pack with --pack ({', '.join(loaded) or 'none loaded'})", file=sys.stderr)
+                return 2
+            pack = await packs.export_pack(store, slug)
+            text = packs.dumps_json(pack) if args.format == "json" else packs.dumps_toml(pack)
+            if args.output:
+                args.output.write_text(text, encoding="utf-8")
+                print(f"exported {slug} to {args.output}")
+            else:
+                sys.stdout.write(text)
+            return 0
+    return 2

@@ -1,0 +1,149 @@
+"""Find titles and people from what a member typed: slug, name, alias, prefix, then fuzzy.
+
+Pure and synchronous: an index is built from `SearchEntry` rows and answers in microseconds for
+exact and prefix queries (dict and bisect), falling back to rapidfuzz only for typos.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from db.models import SearchEntry
+
+# Tiers, best first. A lower number always beats a higher one; fuzzy scores break ties inside tier 3.
+EXACT, PREFIX, WORD_PREFIX, FUZZY = 0, 1, 2, 3
+FUZZY_SUGGEST = 60.0  # worth offering as "did you mean"
+FUZZY_RESOLVE = 80.0  # good enough to answer without asking...
+FUZZY_MARGIN = 3.0  # ...when clearly ahead of the runner-up
+_WORD = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive form: 'Chapter 3 – Parabellum' -> 'chapter 3 parabellum'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_WORD.sub(" ", stripped).replace("_", " ").split())
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entry: SearchEntry
+    tier: int
+    score: float  # 0..100, higher is better
+    matched: str  # the name or alias that matched
+
+    @property
+    def key(self) -> tuple[int, float, int, str]:
+        return (self.tier, -self.score, len(self.entry.name), self.entry.name)
+
+
+class SearchIndex:
+    def __init__(self, entries: Iterable[SearchEntry]) -> None:
+        self.entries: list[SearchEntry] = list(entries)
+        self._by_slug: dict[str, int] = {}
+        self._exact: dict[str, list[tuple[int, str]]] = {}
+        keys: list[tuple[str, int, str, bool]] = []  # (normalised text, entry index, shown text, whole key?)
+        self._choices: list[str] = []
+        self._choice_owner: list[tuple[int, str]] = []
+        for i, entry in enumerate(self.entries):
+            self._by_slug[entry.slug] = i
+            for text in (entry.name, *entry.aliases):
+                norm = normalise(text)
+                if not norm:
+                    continue
+                self._exact.setdefault(norm, []).append((i, text))
+                words = norm.split(" ")
+                keys.append((norm, i, text, True))
+                for w in range(1, len(words)):
+                    keys.append((" ".join(words[w:]), i, text, False))
+                self._choices.append(norm)
+                self._choice_owner.append((i, text))
+            self._exact.setdefault(normalise(entry.slug), []).append((i, entry.name))
+        keys.sort()
+        self._keys = keys
+        self._sorted = [k[0] for k in keys]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def by_slug(self, slug: str) -> SearchEntry | None:
+        i = self._by_slug.get(slug)
+        return None if i is None else self.entries[i]
+
+    def search(self, query: str, limit: int = 25, *, fuzzy_cutoff: float = FUZZY_SUGGEST) -> list[Hit]:
+        """The best hits for the query, at most one per entry, best first."""
+        q = normalise(query)
+        if not q:
+            return []
+        best: dict[int, Hit] = {}
+
+        def offer(i: int, tier: int, score: float, text: str) -> None:
+            hit = Hit(self.entries[i], tier, score, text)
+            if i not in best or hit.key < best[i].key:
+                best[i] = hit
+
+        if query in self._by_slug:
+            i = self._by_slug[query]
+            offer(i, EXACT, 100.0, self.entries[i].name)
+        for i, text in self._exact.get(q, ()):
+            offer(i, EXACT, 100.0, text)
+        # Prefix of a whole name/alias (tier 1) or of its n-th word onwards (tier 2), via bisect.
+        start = bisect.bisect_left(self._sorted, q)
+        scanned = 0
+        for pos in range(start, len(self._sorted)):
+            if not self._sorted[pos].startswith(q):
+                break
+            _, i, text, whole = self._keys[pos]
+            offer(i, PREFIX if whole else WORD_PREFIX, 100.0 * len(q) / max(len(self._sorted[pos]), 1), text)
+            scanned += 1
+            if scanned >= limit * 20:
+                break
+        if len(best) < limit and self._choices:
+            for _, score, idx in process.extract(
+                q, self._choices, scorer=_fuzzy_score, processor=None, limit=limit * 2,
+                score_cutoff=fuzzy_cutoff,
+            ):
+                i, text = self._choice_owner[idx]
+                offer(i, FUZZY, float(score), text)
+        return sorted(best.values(), key=lambda h: h.key)[:limit]
+
+    def resolve(self, query: str) -> SearchEntry | None:
+        """The one entry the member meant, or None when nothing is close enough."""
+        hits = self.search(query, limit=2)
+        if not hits:
+            return None
+        top = hits[0]
+        if top.tier < FUZZY:
+            return top.entry
+        runner_up = hits[1].score if len(hits) > 1 else 0.0
+        if top.score >= FUZZY_RESOLVE and top.score - runner_up >= FUZZY_MARGIN:
+            return top.entry
+        return None
+
+
+def _fuzzy_score(query: str, choice: str, **kwargs: object) -> float:
+    """WRatio handles typos ('balerina'); token_set handles word subsets ('wick 2')."""
+    cutoff = kwargs.get("score_cutoff") or 0
+    return max(fuzz.WRatio(query, choice, score_cutoff=cutoff),
+               fuzz.token_set_ratio(query, choice, score_cutoff=cutoff) - 5)
+
+
+def merge(hit_lists: Sequence[Sequence[Hit]], limit: int) -> list[Hit]:
+    """Merge hits from several indexes (a guild's own, then global); the first list shadows by slug."""
+    seen: set[str] = set()
+    out: list[Hit] = []
+    for hits in hit_lists:
+        for hit in hits:
+            if hit.entry.slug not in seen:
+                seen.add(hit.entry.slug)
+                out.append(hit)
+    return sorted(out, key=lambda h: h.key)[:limit]
+
+
+__all__ = ["EXACT", "FUZZY", "PREFIX", "WORD_PREFIX", "Hit", "SearchIndex", "merge", "normalise"]

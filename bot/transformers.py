@@ -1,0 +1,134 @@
+"""Option parsing for slash commands: titles, people, regions, franchises (RoboDanny-style transformers).
+
+Each raises a UserError with a sentence for the member; autocomplete never returns more than 25
+choices, names are at most 100 characters and values are stable slugs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+import pycountry
+from discord import app_commands
+
+from bot.errors import NotFound, UserError
+from bot.render import safe
+from db import models, queries, validate
+
+if TYPE_CHECKING:
+    from bot.app import Marquee
+
+CHOICES_MAX = 25
+CHOICE_NAME_MAX = 100
+QUERY_MAX = 100  # Discord caps string options at 6000; nobody's title is longer than this
+
+
+def _bot(interaction: discord.Interaction) -> Marquee:
+    return interaction.client  # type: ignore[return-value]
+
+
+def choice_name(name: str, extra: tuple[str, ...] = ()) -> str:
+    label = validate.clean_text(name)
+    suffix = f" ({', '.join(extra)})" if extra else ""
+    if len(label) + len(suffix) > CHOICE_NAME_MAX:
+        label = label[: CHOICE_NAME_MAX - len(suffix) - 1] + "…"
+    return (label + suffix) or "?"
+
+
+def _echo(value: str) -> str:
+    """The member's input, shortened and made inert, for an error message."""
+    return safe(value, 60) or "that"
+
+
+class TitleTransformer(app_commands.Transformer):
+    async def transform(self, interaction: discord.Interaction, value: str) -> models.Title:
+        value = value.strip()
+        if not value:
+            raise UserError("Type a title, for example `Ballerina`.")
+        if len(value) > QUERY_MAX:
+            raise UserError(f"That is {len(value):,} characters; titles are at most {QUERY_MAX}.")
+        title, suggestions = await _bot(interaction).catalog.find_title(interaction.guild_id, value)
+        if title is None:
+            raise NotFound(f"No title matches “{_echo(value)}”.", tuple(safe(s, 100) for s in suggestions))
+        return title
+
+    async def autocomplete(self, interaction: discord.Interaction, value: str,  # type: ignore[override]
+                           ) -> list[app_commands.Choice[str]]:
+        bot = _bot(interaction)
+        value = value.strip()[:QUERY_MAX]
+        if not value:
+            entries = await bot.catalog.title_presets(interaction.guild_id, bot.clock.now(),
+                                                      bot.guild_timezone(interaction.guild_id))
+        else:
+            entries = [h.entry for h in await bot.catalog.search_titles(interaction.guild_id, value, CHOICES_MAX)]
+        return [app_commands.Choice(name=choice_name(e.name, e.extra), value=e.slug) for e in entries[:CHOICES_MAX]]
+
+
+class PersonTransformer(app_commands.Transformer):
+    async def transform(self, interaction: discord.Interaction, value: str) -> models.Person:
+        value = value.strip()
+        if not value:
+            raise UserError("Type a name, for example `Keanu Reeves`.")
+        if len(value) > QUERY_MAX:
+            raise UserError(f"That is {len(value):,} characters; names are at most {QUERY_MAX}.")
+        person, suggestions = await _bot(interaction).catalog.find_person(interaction.guild_id, value)
+        if person is None:
+            raise NotFound(f"Nobody in the catalog matches “{_echo(value)}”.",
+                           tuple(safe(s, 100) for s in suggestions))
+        return person
+
+    async def autocomplete(self, interaction: discord.Interaction, value: str,  # type: ignore[override]
+                           ) -> list[app_commands.Choice[str]]:
+        bot = _bot(interaction)
+        value = value.strip()[:QUERY_MAX]
+        hits = await bot.catalog.search_people(interaction.guild_id, value or "a", CHOICES_MAX) if value else []
+        if not value:
+            # Presets: the people with the most credits in the catalog would need a query; the top
+            # of the alphabetical list is less useful than a hint, so offer the lead cast of presets.
+            entries = await bot.catalog.people_presets(interaction.guild_id, CHOICES_MAX)
+            return [app_commands.Choice(name=choice_name(e.name), value=e.slug) for e in entries]
+        return [app_commands.Choice(name=choice_name(h.entry.name), value=h.entry.slug) for h in hits]
+
+
+class RegionTransformer(app_commands.Transformer):
+    """ISO 3166-1 alpha-2 ('us', 'GB') or a country name ('Germany')."""
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> str:
+        text = value.strip()
+        if validate.is_region(text.upper()):
+            return text.upper()
+        try:
+            country: Any = pycountry.countries.lookup(text) if 0 < len(text) <= 60 else None
+        except LookupError:
+            country = None
+        if country is None:
+            raise UserError(f"“{_echo(text)}” is not a country: use a two-letter code such as US, GB or DE.")
+        return str(country.alpha_2)
+
+
+class FranchiseTransformer(app_commands.Transformer):
+    async def transform(self, interaction: discord.Interaction, value: str) -> models.Franchise:
+        franchises = await queries.franchises(_bot(interaction).store, interaction.guild_id)
+        text = value.strip().casefold()
+        for franchise in franchises:
+            if text in (franchise.slug, franchise.name.casefold()):
+                return franchise
+        for franchise in franchises:
+            if text and text in franchise.name.casefold():
+                return franchise
+        names = tuple(safe(f.name, 100) for f in franchises[:3])
+        raise NotFound(f"No franchise matches “{_echo(value)}”.", names)
+
+    async def autocomplete(self, interaction: discord.Interaction, value: str,  # type: ignore[override]
+                           ) -> list[app_commands.Choice[str]]:
+        franchises = await queries.franchises(_bot(interaction).store, interaction.guild_id)
+        text = value.strip().casefold()
+        return [app_commands.Choice(name=choice_name(f.name), value=f.slug) for f in franchises
+                if not text or text in f.name.casefold() or f.slug.startswith(text)][:CHOICES_MAX]
+
+
+TitleOption = app_commands.Transform[models.Title, TitleTransformer]
+PersonOption = app_commands.Transform[models.Person, PersonTransformer]
+RegionOption = app_commands.Transform[str, RegionTransformer]
+FranchiseOption = app_commands.Transform[models.Franchise, FranchiseTransformer]

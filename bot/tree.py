@@ -1,0 +1,56 @@
+"""One error handler for the whole command tree: every failure becomes a short ephemeral answer."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserError
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Something went wrong on our side, sorry. The operators have been told; please try again later."
+
+
+def describe(error: app_commands.AppCommandError) -> str | None:
+    """The sentence a member sees for an error they can act on, or None for a bug."""
+    if isinstance(error, app_commands.TransformerError) and isinstance(error.__cause__, UserError):
+        return str(error.__cause__)
+    if isinstance(error, UserError):
+        return str(error)
+    if isinstance(error, app_commands.MissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return f"You need the {needed} permission to use this command."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        return f"I need the {needed} permission here to do that."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command works in a server, not in direct messages."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here."
+    if isinstance(error, app_commands.TransformerError):
+        return "I couldn't understand one of the options; check it and try again."
+    return None
+
+
+class MarqueeTree(app_commands.CommandTree):
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        message = describe(error)
+        command = interaction.command.qualified_name if interaction.command else "?"
+        if message is None:
+            original = getattr(error, "original", error)
+            log.error("command /%s failed in guild %s", command, interaction.guild_id, exc_info=original)
+            message = INTERNAL_ERROR
+        else:
+            log.info("command /%s in guild %s refused: %s", command, interaction.guild_id, type(error).__name__)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not tell the member about an error in /%s: %s", command, exc)
