@@ -8,6 +8,7 @@ allowed_mentions is none, and the embed text cannot ping at all.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from bot import timemath
 from db import models, validate
 
 COLOUR = discord.Colour(0xB22222)
+_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
 
 # Discord's limits (facts/discord-platform.md).
 TITLE_MAX = 256
@@ -46,7 +48,7 @@ def safe(text: str | None, limit: int = 1000) -> str:
     cleaned = validate.clean_text(text)
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1] + "…"
-    return escape_mentions(escape_markdown(cleaned))
+    return _MENTION.sub("<\\1\u200b\\2>", escape_mentions(escape_markdown(cleaned)))
 
 
 def embed_length(embed: discord.Embed) -> int:

@@ -1,0 +1,86 @@
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import RedactingFilter
+from bot.settings import DEFAULT_DATABASE, Settings, SettingsError
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+def test_defaults():
+    s = Settings.from_env({})
+    assert s.database == DEFAULT_DATABASE
+    assert s.dev_guilds == ()
+    assert s.api_base_url == "https://discord.com/api/v10"
+    assert s.log_level == "INFO"
+    assert s.token is None
+
+
+def test_values_are_parsed():
+    s = Settings.from_env({"DISCORD_TOKEN": TOKEN, "MARQUEE_DEV_GUILD": "123, 456", "MARQUEE_LOG_LEVEL": "debug",
+                           "DISCORD_API_BASE_URL": "http://127.0.0.1:1234/api/v10/",
+                           "DISCORD_GATEWAY_URL": "ws://127.0.0.1:1234/gateway"})
+    assert s.dev_guilds == (123, 456)
+    assert s.log_level == "DEBUG"
+    assert s.api_base_url == "http://127.0.0.1:1234/api/v10"
+    assert s.require_token() == TOKEN
+
+
+@pytest.mark.parametrize(("env", "names"), [
+    ({"MARQUEE_DEV_GUILD": "my-server"}, "MARQUEE_DEV_GUILD"),
+    ({"MARQUEE_LOG_LEVEL": "LOUD"}, "MARQUEE_LOG_LEVEL"),
+    ({"DISCORD_API_BASE_URL": "ftp://x"}, "DISCORD_API_BASE_URL"),
+    ({"DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
+    ({"DISCORD_TOKEN": "Bot abc"}, "DISCORD_TOKEN"),
+])
+def test_malformed_values_name_the_setting(env, names):
+    with pytest.raises(SettingsError, match=names):
+        Settings.from_env(env)
+
+
+def test_missing_token_explains_itself():
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN") as caught:
+        Settings.from_env({}).require_token()
+    assert "developers/applications" in str(caught.value)
+
+
+def test_token_is_not_in_repr():
+    assert TOKEN not in repr(Settings.from_env({"DISCORD_TOKEN": TOKEN}))
+
+
+def test_redacting_filter_removes_the_token():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "sending %s", (f"Bot {TOKEN}",), None)
+    RedactingFilter(TOKEN).filter(record)
+    assert TOKEN not in record.getMessage()
+
+
+def _run(args, tmp_path, env=None):
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin", **(env or {})}, timeout=60, check=False)
+
+
+def test_run_without_token_exits_with_one_line(tmp_path):
+    result = _run(["run"], tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "DISCORD_TOKEN" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path):
+    (tmp_path / ".env").write_text("MARQUEE_DEV_GUILD=not-a-number\n")
+    result = _run(["run"], tmp_path)
+    assert result.returncode == 2 and "MARQUEE_DEV_GUILD" in result.stderr
+    result = _run(["run"], tmp_path, {"MARQUEE_DEV_GUILD": "42"})
+    assert "DISCORD_TOKEN" in result.stderr
+
+
+def test_help_lists_the_subcommands(tmp_path):
+    result = _run(["--help"], tmp_path)
+    for word in ("run", "sync", "db", "playground"):
+        assert word in result.stdout
+    db_help = _run(["db", "--help"], tmp_path).stdout
+    for word in ("migrate", "check", "backup", "import", "export"):
+        assert word in db_help
