@@ -54,7 +54,7 @@ class _Indexes:
         elif self._global.generation != generation and (self._rebuild is None or self._rebuild.done()):
             # Serve the old index while a new one is built: a big catalog takes a moment.
             self._rebuild = asyncio.create_task(self._refresh_global(generation))
-        assert self._global is not None  # noqa: S101
+        assert self._global is not None
         if guild_id is None:
             return [self._global.index]
         cached = self._guilds.get(guild_id)

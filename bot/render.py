@@ -146,26 +146,11 @@ def paginate(title: str, *, description: str = "", sections: Sequence[Section] =
         return len(embed) + len(footer) + 20
 
     for section in sections:
-        chunk: list[str] = []
-        part = 0
-
-        def flush() -> None:
-            nonlocal page, chunk, part
-            if not chunk:
-                return
+        for part, value in enumerate(_chunks(section.lines)):
             name = section.name if part == 0 else f"{section.name} (continued)"
-            value = "\n".join(chunk)
             if len(page.fields) >= 6 or used(page) + len(name) + len(value) > PAGE_CHARS:
                 page = new_page()
             page.add_field(name=name[:FIELD_NAME_MAX], value=value, inline=False)
-            chunk, part = [], part + 1
-
-        for line in section.lines:
-            line = line[:FIELD_VALUE_MAX]
-            if chunk and (sum(len(x) + 1 for x in chunk) + len(line) > FIELD_VALUE_MAX or len(chunk) >= PAGE_LINES):
-                flush()
-            chunk.append(line)
-        flush()
 
     total = len(pages)
     for number, embed in enumerate(pages, start=1):
@@ -175,6 +160,21 @@ def paginate(title: str, *, description: str = "", sections: Sequence[Section] =
         if text:
             embed.set_footer(text=text[:FOOTER_MAX])
     return pages
+
+
+def _chunks(lines: Sequence[str]) -> list[str]:
+    """Group lines into field values of at most 1024 characters and PAGE_LINES lines."""
+    chunks: list[str] = []
+    chunk: list[str] = []
+    for line in lines:
+        line = line[:FIELD_VALUE_MAX]
+        if chunk and (sum(len(x) + 1 for x in chunk) + len(line) > FIELD_VALUE_MAX or len(chunk) >= PAGE_LINES):
+            chunks.append("\n".join(chunk))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        chunks.append("\n".join(chunk))
+    return chunks
 
 
 def sources_footer(sources: Iterable[str | None], names: dict[str, str]) -> str:

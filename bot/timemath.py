@@ -37,7 +37,7 @@ def local_date(value: ReleaseValue, tz: dt.tzinfo) -> dt.date | None:
         return None
     if value.time is not None:
         instant = release_instant(value)
-        assert instant is not None  # noqa: S101 - narrowed above
+        assert instant is not None
         return instant.astimezone(tz).date()
     return value.date
 

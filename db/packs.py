@@ -512,48 +512,42 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
             if cur.rowcount:
                 counts[f"{table}_removed"] = cur.rowcount
 
+        async def replace_children(table: str, parent: str, parent_id: int, rows: list[tuple[Any, ...]],
+                                   columns: str) -> None:
+            """The owner's child rows of one parent (aliases, credits, offers) become exactly `rows`."""
+            await conn.execute(f"DELETE FROM {table} WHERE {parent} = ? AND ifnull(guild_id, 0) = ifnull(?, 0)",
+                               (parent_id, owner))
+            marks = ", ".join("?" for _ in range(columns.count(",") + 4))
+            for position, row in enumerate(rows):
+                await conn.execute(f"INSERT INTO {table} (guild_id, {parent}, {columns}, position) VALUES ({marks})",
+                                   (owner, parent_id, *row, position))
+
         franchise_ids = {}
-        for pos, franchise in enumerate(pack["franchises"]):
-            franchise_ids[franchise["slug"]] = await upsert("franchises", franchise["slug"], {"name": franchise["name"]})
+        for franchise in pack["franchises"]:
+            franchise_ids[franchise["slug"]] = await upsert("franchises", franchise["slug"],
+                                                            {"name": franchise["name"]})
         person_ids = {}
         for pos, person in enumerate(pack["people"]):
             pid = await upsert("people", person["slug"], {"name": person["name"], "bio": person.get("bio"),
                                                           "source": person["source"], "position": pos})
             person_ids[person["slug"]] = pid
-            await conn.execute("DELETE FROM person_aliases WHERE person_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)",
-                               (pid, owner))
-            for apos, alias in enumerate(person["aliases"]):
-                await conn.execute("INSERT INTO person_aliases (guild_id, person_id, alias, position) VALUES (?, ?, ?, ?)",
-                                   (owner, pid, alias, apos))
+            await replace_children("person_aliases", "person_id", pid, [(a,) for a in person["aliases"]], "alias")
 
         for pos, title in enumerate(pack["titles"]):
             tid = await upsert("titles", title["slug"], {
                 "franchise_id": franchise_ids[title["franchise"]], "name": title["name"], "kind": title["kind"],
                 "status": title["status"], "story_order": title.get("story_order"),
                 "synopsis": title.get("synopsis"), "source": title["source"], "position": pos})
-            mine = (tid, owner)
-            await conn.execute("DELETE FROM title_aliases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)", mine)
-            for apos, alias in enumerate(title["aliases"]):
-                await conn.execute("INSERT INTO title_aliases (guild_id, title_id, alias, position) VALUES (?, ?, ?, ?)",
-                                   (owner, tid, alias, apos))
-            await conn.execute("DELETE FROM credits WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)", mine)
-            cpos = 0
-            for kind in ("cast", "crew"):
-                for credit in title[kind]:
-                    await conn.execute(
-                        "INSERT INTO credits (guild_id, title_id, person_id, kind, character, department, job, "
-                        "billing, note, source, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (owner, tid, person_ids[credit["person"]], kind, credit.get("character"),
-                         credit.get("department"), credit.get("job"), credit.get("billing"), credit.get("note"),
-                         credit["source"], cpos))
-                    cpos += 1
-            await conn.execute("DELETE FROM watch_offers WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0)", mine)
-            for opos, offer in enumerate(title["watch"]):
-                await conn.execute(
-                    "INSERT INTO watch_offers (guild_id, title_id, region, provider, kind, price, currency, note, "
-                    "source, as_of, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (owner, tid, offer["region"], offer["provider"], offer["kind"], offer.get("price"),
-                     offer.get("currency"), offer.get("note"), offer["source"], offer["as_of"].isoformat(), opos))
+            await replace_children("title_aliases", "title_id", tid, [(a,) for a in title["aliases"]], "alias")
+            credits = [(person_ids[c["person"]], kind, c.get("character"), c.get("department"), c.get("job"),
+                        c.get("billing"), c.get("note"), c["source"])
+                       for kind in ("cast", "crew") for c in title[kind]]
+            await replace_children("credits", "title_id", tid, credits,
+                                   "person_id, kind, character, department, job, billing, note, source")
+            offers = [(o["region"], o["provider"], o["kind"], o.get("price"), o.get("currency"), o.get("note"),
+                       o["source"], o["as_of"].isoformat()) for o in title["watch"]]
+            await replace_children("watch_offers", "title_id", tid, offers,
+                                   "region, provider, kind, price, currency, note, source, as_of")
             await _load_releases(conn, title, tid, owner, stamp, recorded_by, report)
 
         await drop_missing("titles", [t["slug"] for t in pack["titles"]])

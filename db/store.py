@@ -70,10 +70,8 @@ class Store:
     @asynccontextmanager
     async def open(cls, path: str | Path, *, migrate: bool = True) -> AsyncIterator[Store]:
         path = str(path)
-        if path != ":memory:":
-            parent = Path(path).expanduser().resolve().parent
-            if not parent.is_dir():
-                raise StoreError(f"the folder for MARQUEE_DATABASE does not exist: {parent}")
+        if path != ":memory:" and not _parent_exists(path):
+            raise StoreError(f"the folder for MARQUEE_DATABASE does not exist: {Path(path).parent}")
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -175,6 +173,10 @@ class Store:
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def _parent_exists(path: str) -> bool:
+    return Path(path).expanduser().absolute().parent.is_dir()
 
 
 def _split_sql(script: str) -> list[str]:

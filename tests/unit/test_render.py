@@ -62,7 +62,8 @@ def test_release_pages_stay_within_limits(n_releases):
     value = models.ReleaseValue(date=dt.date(2025, 6, 6), note="n" * 200, source="seed", as_of=dt.date(2023, 3, 24))
     history = tuple(models.HistoryEntry(models.ReleaseValue(date=dt.date(2024, 1, i + 1), note="old" * 60,
                                                             as_of=dt.date(2023, 1, 1)), NOW, "x")
-                    for i in range(20)) + (models.HistoryEntry(value, NOW, "x"),)
+                    for i in range(20))
+    history = (*history, models.HistoryEntry(value, NOW, "x"))
     releases = [models.Release(id=i, title=t, region="US", medium="theatrical", value=value, history=history)
                 for i in range(n_releases)]
     assert_within_limits(render.release_pages(t, releases, NOW, UTC, {"seed": "Seed article"}))
