@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot import settings as settings_module
 from bot.settings import Settings, SettingsError
-from db.store import StoreError
+from db.store import Store, StoreError
 
 log = logging.getLogger("marquee")
 
@@ -94,15 +94,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-async def _prepare_store(store: object) -> None:
-    """Load (or update) the shipped data packs: idempotent, keyed by slug and version."""
+async def _prepare_store(store: Store) -> None:
     from bot.clock import SystemClock
     from db import packs
 
-    for path in packs.builtin_pack_paths():
-        report = await packs.load_pack(store, packs.read_pack_file(path), now=SystemClock().now())  # type: ignore[arg-type]
-        if not report.skipped:
-            log.info("loaded data pack %s version %s: %s", report.pack, report.version, report.counts)
+    for report in await packs.load_builtin_packs(store, now=SystemClock().now()):
+        log.info("loaded data pack %s version %s: %s", report.pack, report.version, report.counts)
 
 
 async def _run(settings: Settings) -> int:
@@ -110,7 +107,6 @@ async def _run(settings: Settings) -> int:
 
     from bot.app import Marquee, configure_endpoints
     from bot.clock import SystemClock
-    from db.store import Store
 
     configure_endpoints(settings)
     async with Store.open(settings.database) as store:
@@ -134,7 +130,6 @@ async def _sync(settings: Settings, guild: int | None) -> int:
 
     from bot.app import Marquee, configure_endpoints
     from bot.clock import SystemClock
-    from db.store import Store
 
     configure_endpoints(settings)
     settings = replace(settings, dev_guilds=(guild,) if guild else ())
@@ -150,7 +145,6 @@ async def _sync(settings: Settings, guild: int | None) -> int:
 async def _db(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from db import packs
-    from db.store import Store
 
     action = args.db_command
     async with Store.open(settings.database, migrate=action != "check") as store:

@@ -110,6 +110,16 @@ def builtin_pack_paths() -> list[Path]:
     return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
+async def load_builtin_packs(store: Store, *, now: dt.datetime) -> list[ImportReport]:
+    """Load (or update to a newer version) every shipped pack; a no-op when they are current."""
+    reports = []
+    for path in builtin_pack_paths():
+        report = await load_pack(store, read_pack_file(path), now=now)
+        if not report.skipped:
+            reports.append(report)
+    return reports
+
+
 # -- validation and normalisation ------------------------------------------------------------------
 
 
