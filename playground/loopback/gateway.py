@@ -80,21 +80,22 @@ class GatewayConnection:
         try:
             while True:
                 payload = await self.queue.get()
-                if payload is None:
-                    return
-                if self.ws.closed:
-                    return
-                await self.ws.send_str(json.dumps(payload, separators=(",", ":")))
-                self.sent.append(payload)
+                try:
+                    if payload is None or self.ws.closed:
+                        return
+                    await self.ws.send_str(json.dumps(payload, separators=(",", ":")))
+                    self.sent.append(payload)
+                finally:
+                    self.queue.task_done()
         except (ConnectionResetError, RuntimeError, aiohttp.ClientError) as exc:  # peer went away
             _log.debug("gateway writer stopped: %r", exc)
 
-    async def flush(self, timeout: float = 2.0) -> None:
-        """Wait until everything queued so far has been written."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not self.queue.empty() and not self.ws.closed and loop.time() < deadline:
-            await asyncio.sleep(0.005)
+    async def flush(self, wait: float = 2.0) -> None:
+        """Wait (at most ``wait`` seconds) until everything queued so far has been written."""
+        if self.writer is None or self.writer.done() or self.ws.closed:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.queue.join(), wait)
 
     async def close(self, code: int, message: str = "", *, flush: bool = True) -> None:
         if flush:
@@ -187,7 +188,9 @@ class GatewayServer:
         conn = GatewayConnection(ws)
         self.connections.add(conn)
         conn.start()
-        conn.send({"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": self.dc.heartbeat_interval_ms}})
+        conn.send(
+            {"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": self.dc.heartbeat_interval_ms}}
+        )
         try:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:

@@ -145,7 +145,12 @@ def normalize_overwrites(overwrites: Iterable[dict[str, Any]] | None) -> list[di
         if ow_type is None:
             ow_type = 1 if isinstance(target, (Member, User)) else 0
         out.append(
-            {"id": _id(target), "type": int(ow_type), "allow": int(ow.get("allow", 0)), "deny": int(ow.get("deny", 0))}
+            {
+                "id": _id(target),
+                "type": int(ow_type),
+                "allow": int(ow.get("allow", 0)),
+                "deny": int(ow.get("deny", 0)),
+            }
         )
     return out
 
@@ -357,6 +362,7 @@ class Guild:
         self.joined_at = utcnow()
         self.removed = False
         self.features: list[str] = []
+        self._announced = False  # set once the guild is complete (then changes are dispatched)
 
     def __repr__(self) -> str:
         return f"<Guild id={self.id} name={self.name!r}>"
@@ -418,7 +424,8 @@ class Guild:
             overwrites=ch.overwrites,
             text_channel=ch.type in TEXT_TYPES,
         )
-        if m.communication_disabled_until and m.communication_disabled_until > utcnow():
+        timed_out = m.communication_disabled_until is not None and m.communication_disabled_until > utcnow()
+        if timed_out and perms != Permissions.ALL:
             perms &= Permissions.VIEW_CHANNEL | Permissions.READ_MESSAGE_HISTORY
         return perms
 
@@ -452,7 +459,9 @@ class Guild:
             tags=tags,
         )
         self.roles[role.id] = role
-        self._dc._dispatch_guild(self, "GUILD_ROLE_CREATE", {"guild_id": str(self.id), "role": role.payload()})
+        self._dc._dispatch_guild(
+            self, "GUILD_ROLE_CREATE", {"guild_id": str(self.id), "role": role.payload()}
+        )
         return role
 
     def delete_role(self, role: Role | int) -> None:
@@ -464,15 +473,17 @@ class Guild:
         for m in self.members.values():
             if rid in m.role_ids:
                 m.role_ids.remove(rid)
-        for ch in self.channels.values():
-            ch.overwrites = [o for o in ch.overwrites if o["id"] != rid]
         self._dc._dispatch_guild(self, "GUILD_ROLE_DELETE", {"guild_id": str(self.id), "role_id": str(rid)})
+        for ch in self.channels.values():
+            if any(o["id"] == rid for o in ch.overwrites):
+                ch.overwrites = [o for o in ch.overwrites if o["id"] != rid]
+                ch._changed()
 
     def add_channel(
         self,
         name: str,
         *,
-        type: int = 0,  # noqa: A002 - Discord's field name
+        type: int = 0,
         overwrites: Iterable[dict[str, Any]] | None = None,
         topic: str | None = None,
         parent: Channel | int | None = None,
@@ -573,7 +584,10 @@ class Guild:
         mid = _id(member)
         m = self.members.pop(mid)
         self._dc._dispatch_guild(
-            self, "GUILD_MEMBER_REMOVE", {"guild_id": str(self.id), "user": m.user.payload()}, member_event_for=mid
+            self,
+            "GUILD_MEMBER_REMOVE",
+            {"guild_id": str(self.id), "user": m.user.payload()},
+            member_event_for=mid,
         )
 
     def edit(self, *, name: str | None = None, preferred_locale: str | None = None) -> Guild:
@@ -729,6 +743,20 @@ class Message:
     reactions: list[str] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # earlier versions (before each edit)
     pinned: bool = False
+
+    def __repr__(self) -> str:
+        flags = []
+        if self.ephemeral:
+            flags.append("ephemeral")
+        if self.edited:
+            flags.append("edited")
+        if self.deleted:
+            flags.append("deleted")
+        extra = f" {' '.join(flags)}" if flags else ""
+        return (
+            f"<Message id={self.id} channel={self.channel_id} author={self.author.username!r}"
+            f" content={self.content[:60]!r} embeds={len(self.embeds)} pings={sorted(self.pings)}{extra}>"
+        )
 
     @property
     def edited(self) -> bool:

@@ -92,7 +92,8 @@ _THAI = range(0x0E00, 0x0E80)
 
 
 def valid_command_name(name: str) -> bool:
-    """``^[-_'\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$`` (exact with `regex`, else by Unicode category)."""
+    """``^[-_'\\p{L}\\p{N}\\p{sc=Deva}\\p{sc=Thai}]{1,32}$``
+    (exact with the `regex` module, else by Unicode category)."""
     if not isinstance(name, str) or not 1 <= len(name) <= 32:
         return False
     if _NAME_RE is not None:
@@ -124,7 +125,11 @@ def _check_name(errs: Errors, path: list[str | int], name: Any, *, chat_input: b
 def _check_description(errs: Errors, path: list[str | int], desc: Any, *, chat_input: bool) -> None:
     if not chat_input:
         if desc not in (None, ""):
-            errs.add([*path, "description"], "APPLICATION_COMMAND_DESCRIPTION_NOT_EMPTY", "Description must be empty")
+            errs.add(
+                [*path, "description"],
+                "APPLICATION_COMMAND_DESCRIPTION_NOT_EMPTY",
+                "Description must be empty",
+            )
         return
     if not isinstance(desc, str) or not desc:
         errs.add([*path, "description"], "BASE_TYPE_REQUIRED", "This field is required")
@@ -137,7 +142,9 @@ def _count_chars(cmd: dict[str, Any]) -> int:
     for opt in cmd.get("options") or []:
         total += _count_chars(opt)
         for ch in opt.get("choices") or []:
-            total += len(str(ch.get("name") or "")) + len(str(ch.get("value") if ch.get("value") is not None else ""))
+            total += len(str(ch.get("name") or "")) + len(
+                str(ch.get("value") if ch.get("value") is not None else "")
+            )
     return total
 
 
@@ -171,18 +178,28 @@ def _check_options(errs: Errors, path: list[str | int], options: Any, *, level: 
             continue
         otype = opt.get("type")
         if otype not in _VALUE_TYPES and otype not in (_SUB, _GROUP):
-            errs.add([*p, "type"], "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_VALUE_TYPES | {1, 2})}.")
+            errs.add(
+                [*p, "type"], "BASE_TYPE_CHOICES", f"Value must be one of {sorted(_VALUE_TYPES | {1, 2})}."
+            )
             continue
         _check_name(errs, p, opt.get("name"), chat_input=True)
         _check_description(errs, p, opt.get("description"), chat_input=True)
         name = opt.get("name")
         if isinstance(name, str):
             if name in names:
-                errs.add([*p, "name"], "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS", "Option name already exists")
+                errs.add(
+                    [*p, "name"],
+                    "APPLICATION_COMMAND_OPTION_NAME_ALREADY_EXISTS",
+                    "Option name already exists",
+                )
             names.add(name)
         if otype == _GROUP:
             if level != 0:
-                errs.add([*p, "type"], "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Subcommand groups cannot be nested")
+                errs.add(
+                    [*p, "type"],
+                    "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+                    "Subcommand groups cannot be nested",
+                )
             subs = opt.get("options") or []
             if any(isinstance(s, dict) and s.get("type") != _SUB for s in subs):
                 errs.add(
@@ -193,7 +210,9 @@ def _check_options(errs: Errors, path: list[str | int], options: Any, *, level: 
             _check_options(errs, [*p, "options"], subs, level=1)
         elif otype == _SUB:
             if level == 2:
-                errs.add([*p, "type"], "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Subcommands cannot be nested")
+                errs.add(
+                    [*p, "type"], "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Subcommands cannot be nested"
+                )
             _check_options(errs, [*p, "options"], opt.get("options"), level=2)
         else:
             required = bool(opt.get("required", False))
@@ -208,7 +227,9 @@ def _check_options(errs: Errors, path: list[str | int], options: Any, *, level: 
             choices = opt.get("choices")
             if choices:
                 if otype not in (3, 4, 10):
-                    errs.add([*p, "choices"], "APPLICATION_COMMAND_OPTION_CHOICES_INVALID", "Choices not allowed")
+                    errs.add(
+                        [*p, "choices"], "APPLICATION_COMMAND_OPTION_CHOICES_INVALID", "Choices not allowed"
+                    )
                 if len(choices) > 25:
                     errs.add([*p, "choices"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
                 if opt.get("autocomplete"):
@@ -248,7 +269,11 @@ def validate_command(cmd: Any, errs: Errors, path: list[str | int]) -> None:
     _check_name(errs, path, cmd.get("name"), chat_input=chat_input)
     _check_description(errs, path, cmd.get("description"), chat_input=chat_input)
     if not chat_input and cmd.get("options"):
-        errs.add([*path, "options"], "APPLICATION_COMMAND_OPTIONS_INVALID", "Context menu commands cannot have options")
+        errs.add(
+            [*path, "options"],
+            "APPLICATION_COMMAND_OPTIONS_INVALID",
+            "Context menu commands cannot have options",
+        )
     _check_options(errs, [*path, "options"], cmd.get("options"), level=0)
     if _count_chars(cmd) > 8000:
         errs.add(path, "APPLICATION_COMMAND_TOO_LARGE", "Command exceeds maximum size (8000)")
@@ -271,7 +296,11 @@ def validate_command_list(cmds: Any) -> None:
         if isinstance(cmd, dict):
             key = (cmd.get("type", 1) or 1, str(cmd.get("name")))
             if key in seen:
-                errs.add([i, "name"], "APPLICATION_COMMANDS_DUPLICATE_NAME", f"Application command names must be unique")
+                errs.add(
+                    [i, "name"],
+                    "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                    "Application command names must be unique",
+                )
             seen.add(key)
             counts[key[0]] = counts.get(key[0], 0) + 1
     if counts.get(1, 0) > 100:
@@ -317,7 +346,9 @@ def validate_embeds(errs: Errors, embeds: Any, path: list[str | int]) -> None:
                 errs.add([*fp, "value"], "BASE_TYPE_REQUIRED", "This field is required")
             else:
                 _max_len(errs, [*fp, "value"], value, 1024)
-            total += len(name or "") + len(value or "") if isinstance(name, str) and isinstance(value, str) else 0
+            total += (
+                len(name or "") + len(value or "") if isinstance(name, str) and isinstance(value, str) else 0
+            )
         footer = e.get("footer")
         if isinstance(footer, dict):
             _max_len(errs, [*p, "footer", "text"], footer.get("text"), 2048)
@@ -351,7 +382,11 @@ def validate_components(errs: Errors, components: Any, path: list[str | int], *,
         if not isinstance(cid, str) or not 1 <= len(cid) <= 100:
             errs.add([*p, "custom_id"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
         elif cid in custom_ids:
-            errs.add([*p, "custom_id"], "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated")
+            errs.add(
+                [*p, "custom_id"],
+                "COMPONENT_CUSTOM_ID_DUPLICATED",
+                "Component custom id cannot be duplicated",
+            )
         else:
             custom_ids.add(cid)
 
@@ -361,7 +396,11 @@ def validate_components(errs: Errors, components: Any, path: list[str | int], *,
             if not b.get("url"):
                 errs.add([*p, "url"], "BASE_TYPE_REQUIRED", "This field is required")
             if b.get("custom_id") is not None:
-                errs.add([*p, "custom_id"], "COMPONENT_LINK_BUTTON_CUSTOM_ID", "Link buttons cannot have a custom id")
+                errs.add(
+                    [*p, "custom_id"],
+                    "COMPONENT_LINK_BUTTON_CUSTOM_ID",
+                    "Link buttons cannot have a custom id",
+                )
         elif style == 6:
             if not b.get("sku_id"):
                 errs.add([*p, "sku_id"], "BASE_TYPE_REQUIRED", "This field is required")
@@ -400,11 +439,15 @@ def validate_components(errs: Errors, components: Any, path: list[str | int], *,
             if ctype == 1:
                 children = comp.get("components") or []
                 if not children:
-                    errs.add([*cp, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+                    errs.add(
+                        [*cp, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
+                    )
                 buttons = [c for c in children if isinstance(c, dict) and c.get("type") == 2]
                 selects = [c for c in children if isinstance(c, dict) and c.get("type") in _SELECT_TYPES]
                 if len(children) > 5:
-                    errs.add([*cp, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length.")
+                    errs.add(
+                        [*cp, "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
+                    )
                 if selects and len(children) > 1:
                     errs.add(
                         [*cp, "components"],
@@ -466,7 +509,11 @@ def validate_allowed_mentions(errs: Errors, am: Any, path: list[str | int]) -> N
     parse = am.get("parse") or []
     for i, p in enumerate(parse):
         if p not in ("users", "roles", "everyone"):
-            errs.add([*path, "parse", i], "BASE_TYPE_CHOICES", "Value must be one of ('everyone', 'roles', 'users').")
+            errs.add(
+                [*path, "parse", i],
+                "BASE_TYPE_CHOICES",
+                "Value must be one of ('everyone', 'roles', 'users').",
+            )
     if "users" in parse and am.get("users"):
         errs.add(
             [*path, "parse"],
