@@ -38,8 +38,10 @@ def intents() -> discord.Intents:
 
 class Marquee(commands.Bot):
     def __init__(self, *, settings: Settings, store: Store, clock: Clock,
-                 extensions: tuple[str, ...] = EXTENSIONS, sync_commands: bool = True) -> None:
+                 extensions: tuple[str, ...] = EXTENSIONS, sync_commands: bool = True,
+                 guild_ready_timeout: float = 2.0) -> None:
         super().__init__(
+            guild_ready_timeout=guild_ready_timeout,
             command_prefix=commands.when_mentioned,
             intents=intents(),
             tree_cls=MarqueeTree,

@@ -1,0 +1,342 @@
+"""Every public catalog command through the real discord.py client and the loopback Discord."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from db import packs
+from tests.e2e.conftest import NOW
+
+BALLERINA_NOON = int(dt.datetime(2025, 6, 6, 12, tzinfo=dt.UTC).timestamp())
+
+
+def embed_text(r) -> str:
+    return r.message.text
+
+
+def assert_public_answer(r):
+    assert r.error is None, r.error
+    assert r.type == 4
+    assert not r.ephemeral
+    assert r.message.pings == set()
+
+
+def assert_ephemeral_answer(r, *needles):
+    assert r.error is None, r.error
+    assert r.ephemeral, r.message.text
+    for needle in needles:
+        assert needle in r.message.text
+
+
+# -- /release ---------------------------------------------------------------------------------------
+
+
+async def test_release_shows_date_timestamps_days_and_history(world):
+    r = await world.run("release", {"title": "ballerina"})
+    assert_public_answer(r)
+    [embed] = r.message.embeds
+    assert embed["title"] == "Release dates · Ballerina"
+    [field] = embed["fields"]
+    assert field["name"] == "United States · Theatrical"
+    assert f"<t:{BALLERINA_NOON}:D>" in field["value"]
+    assert f"<t:{BALLERINA_NOON}:R>" in field["value"]
+    assert "536 days ago" in field["value"]
+    assert "Status: Confirmed" in field["value"]
+    assert "June 7, 2024 → June 6, 2025" in field["value"]
+    assert "Days counted in UTC" in embed["footer"]["text"]
+
+
+@pytest.mark.parametrize("typed", ["balerina", "balle", "Ballerina", "From the World of John Wick: Ballerina"])
+async def test_release_resolves_text_typed_without_a_suggestion(world, typed):
+    r = await world.run("release", {"title": typed})
+    assert_public_answer(r)
+    assert r.message.embeds[0]["title"] == "Release dates · Ballerina"
+
+
+async def test_release_region_filter(world):
+    r = await world.run("release", {"title": "jw4", "region": "us"})
+    assert_public_answer(r)
+    jw4 = int(dt.datetime(2023, 3, 24, 12, tzinfo=dt.UTC).timestamp())
+    assert f"<t:{jw4}:D>" in embed_text(r)
+    r = await world.run("release", {"title": "jw4", "region": "Germany"})
+    assert_public_answer(r)
+    assert "No release date is known in Germany yet" in embed_text(r)
+
+
+async def test_release_bad_region_is_explained(world):
+    r = await world.run("release", {"title": "jw4", "region": "Atlantis"})
+    assert_ephemeral_answer(r, "is not a country", "US")
+
+
+async def test_unknown_title_gets_suggestions_only_the_member_sees(world):
+    r = await world.run("release", {"title": "Matrix Reloaded"})
+    assert_ephemeral_answer(r, "No title matches “Matrix Reloaded”")
+
+
+async def test_unknown_title_with_near_misses_suggests(world):
+    r = await world.run("cast", {"title": "wick chapt"})
+    # Several chapters match equally: the answer is either one of them or a "did you mean" list.
+    assert r.error is None
+    if r.ephemeral:
+        assert "Did you mean" in r.message.content and "John Wick: Chapter" in r.message.content
+
+
+# -- /info, /countdown --------------------------------------------------------------------------------
+
+
+async def test_info_parabellum(world):
+    r = await world.run("info", {"title": "parabellum"})
+    assert_public_answer(r)
+    text = embed_text(r)
+    assert r.message.embeds[0]["title"] == "John Wick: Chapter 3 – Parabellum"
+    assert "Film** · Released" in text
+    assert "4th of 6 in story order, after John Wick: Chapter 2, before Ballerina" in text
+    assert "Directed by Chad Stahelski" in text
+    assert "Starring Keanu Reeves (John Wick), Halle Berry (Sofia)" in text
+    assert "First release: **United States · Theatrical** — <t:" in text
+
+
+async def test_info_for_a_title_without_a_date(world):
+    r = await world.run("info", {"title": "video game"})
+    assert_public_answer(r)
+    assert "Release: **TBA**" in embed_text(r)
+    assert "Rumoured" in embed_text(r)
+
+
+async def test_countdown_past_and_future(world):
+    r = await world.run("countdown", {"title": "ballerina"})
+    assert_public_answer(r)
+    assert "came out 536 days ago" in embed_text(r)
+    world.clock.set(dt.datetime(2025, 5, 30, 8, 0, tzinfo=dt.UTC))
+    try:
+        r = await world.run("countdown", {"title": "ballerina"})
+        assert "7 days until **Ballerina** (United States, theatrical)" in embed_text(r)
+        world.clock.set(dt.datetime(2025, 6, 6, 0, 30, tzinfo=dt.UTC))
+        r = await world.run("countdown", {"title": "ballerina"})
+        assert "is out today" in embed_text(r)
+    finally:
+        world.clock.set(NOW)
+
+
+# -- /cast, /crew, /person ----------------------------------------------------------------------------
+
+
+async def test_cast_in_billing_order(world):
+    r = await world.run("cast", {"title": "jw4"})
+    assert_public_answer(r)
+    lines = r.message.embeds[0]["description"].splitlines()
+    assert lines[0] == "**Keanu Reeves** as John Wick"
+    assert lines[1] == "**Donnie Yen** as Caine"
+    assert len(lines) == 11
+    assert r.message.components == []  # one page: no buttons
+
+
+async def test_crew_grouped_by_job_and_filtered(world):
+    r = await world.run("crew", {"title": "ballerina"})
+    assert_public_answer(r)
+    fields = {f["name"]: f["value"] for f in r.message.embeds[0]["fields"]}
+    assert fields["Director"] == "Len Wiseman"
+    assert fields["Screenplay"] == "Shay Hatten"
+    assert "Emerald Fennell" in fields["Writer"]
+    assert fields["Producer"].splitlines() == ["Chad Stahelski", "Basil Iwanyk"]
+    r = await world.run("crew", {"title": "parabellum", "department": "writing"})
+    assert_public_answer(r)
+    assert [f["name"] for f in r.message.embeds[0]["fields"]] == ["Writer"]
+    assert "Derek Kolstad" in embed_text(r) and "Chad Stahelski" not in embed_text(r)
+
+
+async def test_person_lists_credits_with_characters_and_jobs(world):
+    r = await world.run("person", {"name": "reddick"})
+    assert_public_answer(r)
+    lines = r.message.embeds[0]["description"].splitlines()
+    credits = [line for line in lines if line.startswith("**")]
+    assert credits[0] == "**John Wick** (2014) — as Charon"
+    assert credits[-1] == "**Ballerina** (2025) — as Charon _(The Continental's concierge)_"
+    assert len(credits) == 5
+    r = await world.run("person", {"name": "Len Wiseman"})
+    assert "**Ballerina** (2025) — Director" in embed_text(r)
+    assert "Underworld" in embed_text(r)
+
+
+async def test_unknown_person(world):
+    r = await world.run("person", {"name": "Nobody McNobodyface"})
+    assert_ephemeral_answer(r, "Nobody in the catalog matches")
+
+
+# -- /watch -------------------------------------------------------------------------------------------
+
+
+async def test_watch_shows_offers_with_as_of_dates(world):
+    r = await world.run("watch", {"title": "John Wick"})
+    assert_public_answer(r)
+    fields = {f["name"]: f["value"] for f in r.message.embeds[0]["fields"]}
+    assert fields["Stream · United States"] == "**Peacock** · as of March 24, 2023"
+    rent = fields["Rent · United States"].splitlines()
+    assert len(rent) == 5
+    assert all("3.99 USD · as of March 24, 2023" in line for line in rent)
+    assert "as of 2023-03-24" in r.message.embeds[0]["footer"]["text"]
+
+
+async def test_watch_without_offers_points_to_theaters(world):
+    r = await world.run("watch", {"title": "jw4"})
+    assert_public_answer(r)
+    assert "No streaming, rental or purchase offers are recorded" in embed_text(r)
+    assert "In theaters" in embed_text(r)
+    r = await world.run("watch", {"title": "John Wick", "region": "GB"})
+    assert "recorded in United Kingdom" in embed_text(r)
+
+
+# -- /upcoming, /timeline -----------------------------------------------------------------------------
+
+
+async def test_upcoming_when_nothing_is_dated_ahead(world):
+    r = await world.run("upcoming")
+    assert_public_answer(r)
+    text = embed_text(r)
+    assert "Nothing is dated ahead" in text
+    assert "The most recent release: **Ballerina**" in text
+    assert "**John Wick video game** — Rumoured" in text
+
+
+async def test_upcoming_soonest_first(world):
+    world.clock.set(dt.datetime(2023, 1, 1, 12, tzinfo=dt.UTC))
+    try:
+        r = await world.run("upcoming", {"franchise": "john-wick"})
+        assert_public_answer(r)
+        dated = r.message.embeds[0]["fields"][0]["value"].splitlines()
+        assert [line.split("**")[1] for line in dated] == [
+            "John Wick: Chapter 4", "The Continental: From the World of John Wick", "Ballerina"]
+        assert "in 82 days" in dated[0]
+    finally:
+        world.clock.set(NOW)
+
+
+async def test_timeline_story_and_release_order(world):
+    r = await world.run("timeline", {"order": "story"})
+    assert_public_answer(r)
+    lines = r.message.embeds[0]["description"].splitlines()
+    names = [line.split("**")[1] for line in lines]
+    assert names == ["The Continental: From the World of John Wick", "John Wick", "John Wick: Chapter 2",
+                     "John Wick: Chapter 3 – Parabellum", "Ballerina", "John Wick: Chapter 4"]
+    assert "John Wick video game" in r.message.embeds[0]["fields"][0]["value"]
+    r = await world.run("timeline", {"order": "release"})
+    names = [line.split("**")[1] for line in r.message.embeds[0]["description"].splitlines()]
+    assert names == ["John Wick", "John Wick: Chapter 2", "John Wick: Chapter 3 – Parabellum",
+                     "John Wick: Chapter 4", "The Continental: From the World of John Wick", "Ballerina"]
+
+
+async def test_unknown_franchise(world):
+    r = await world.run("timeline", {"franchise": "star-wars"})
+    assert_ephemeral_answer(r, "No franchise matches", "John Wick")
+
+
+# -- /help --------------------------------------------------------------------------------------------
+
+
+async def test_help_is_ephemeral_and_lists_every_command(world):
+    r = await world.run("help")
+    assert_ephemeral_answer(r)
+    text = r.message.text
+    for name in ("release", "info", "cast", "crew", "person", "watch", "upcoming", "timeline", "countdown"):
+        assert f"/{name}**" in text
+    assert "/release title:Ballerina" in text
+
+
+# -- autocomplete -------------------------------------------------------------------------------------
+
+
+async def test_title_autocomplete(world):
+    choices = await world.complete("release", {"title": "balle"}, "title")
+    assert choices.error is None
+    assert choices[0] == {"name": "Ballerina (2025)", "value": "ballerina"}
+    choices = await world.complete("cast", {"title": "jw4"}, "title")
+    assert choices[0]["value"] == "john-wick-chapter-4"
+    choices = await world.complete("info", {"title": "continental"}, "title")
+    assert choices[0]["value"] == "the-continental"
+
+
+async def test_empty_autocomplete_offers_presets(world):
+    choices = await world.complete("release", {"title": ""}, "title")
+    assert 0 < len(choices) <= 25
+    assert choices[0]["value"] == "ballerina"  # nothing is upcoming: the latest release first
+    world.clock.set(dt.datetime(2023, 1, 1, tzinfo=dt.UTC))
+    try:
+        choices = await world.complete("release", {"title": ""}, "title")
+        assert [c["value"] for c in choices[:3]] == ["john-wick-chapter-4", "the-continental", "ballerina"]
+    finally:
+        world.clock.set(NOW)
+
+
+async def test_person_and_franchise_autocomplete(world):
+    choices = await world.complete("person", {"name": "reddick"}, "name")
+    assert choices[0] == {"name": "Lance Reddick", "value": "lance-reddick"}
+    choices = await world.complete("person", {"name": ""}, "name")
+    # The people with the most credits come first (five each; ties by name).
+    assert [c["value"] for c in choices[:2]] == ["chad-stahelski", "keanu-reeves"]
+    choices = await world.complete("timeline", {"franchise": "wi"}, "franchise")
+    assert choices == [{"name": "John Wick", "value": "john-wick"}]
+
+
+async def test_autocomplete_choices_obey_discords_limits(world):
+    for typed in ("", "j", "john", "a", "x" * 200, "@everyone", "\x00"):
+        choices = await world.complete("release", {"title": typed}, "title")
+        assert choices.error is None
+        assert len(choices) <= 25
+        assert all(1 <= len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices)
+
+
+# -- paging and server isolation ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def big_cast_in_other_server(world):
+    """The other server owns a title with a long cast (as a server-owned pack will, after /catalog)."""
+    pack = {
+        "pack": {"slug": "ensemble", "name": "Ensemble", "version": 1, "format": 1},
+        "sources": {"test": {"name": "Test data"}},
+        "franchises": [{"slug": "ensemble", "name": "Ensemble Pictures"}],
+        "people": [{"slug": f"actor-{i}", "name": f"Actor Number {i}", "source": "test"} for i in range(40)],
+        "titles": [{
+            "slug": "the-big-ensemble", "franchise": "ensemble", "name": "The Big Ensemble", "kind": "film",
+            "status": "announced", "source": "test",
+            "cast": [{"person": f"actor-{i}", "character": f"Role {i}", "billing": i + 1, "source": "test"}
+                     for i in range(40)],
+        }],
+    }
+    await packs.load_pack(world.bot.store, packs.normalise(pack), now=NOW, guild_id=world.other.guild.id)
+    return "the-big-ensemble"
+
+
+async def test_long_cast_pages_with_buttons_for_the_asker(world, big_cast_in_other_server):
+    other = world.other
+    r = await world.run("cast", {"title": "big ensemble"}, server=other)
+    assert_public_answer(r)
+    first = r.message.embeds[0]
+    assert first["footer"]["text"].startswith("Page 1/3")
+    labels = [c["label"] for row in r.message.components for c in row["components"]]
+    assert labels == ["Previous", "1/3", "Next"]
+    next_id = r.message.custom_ids()[2]
+    # Someone else cannot turn the asker's pages.
+    refused = await world.dc.click(r.message, next_id, member=other.admin)
+    assert refused.ephemeral and "Only the member who asked" in refused.message.content
+    turned = await world.dc.click(r.message, next_id, member=other.member)
+    assert turned.error is None
+    assert r.message.embeds[0]["footer"]["text"].startswith("Page 2/3")
+    seen = "\n".join(first["description"].splitlines() + r.message.embeds[0]["description"].splitlines())
+    await world.dc.click(r.message, next_id, member=other.member)
+    seen += "\n" + r.message.embeds[0]["description"]
+    assert all(f"Actor Number {i}**" in seen for i in range(40))  # nobody is lost between pages
+
+
+async def test_a_servers_own_titles_are_invisible_elsewhere(world, big_cast_in_other_server):
+    r = await world.run("cast", {"title": "the-big-ensemble"})
+    assert_ephemeral_answer(r, "No title matches")
+    choices = await world.complete("cast", {"title": "big ensemble"}, "title")
+    assert all(c["value"] != "the-big-ensemble" for c in choices)
+    r = await world.run("person", {"name": "Actor Number 7"})
+    assert r.ephemeral
+    # ...and the other server still sees the global catalog as well as its own.
+    r = await world.run("release", {"title": "ballerina"}, server=world.other)
+    assert_public_answer(r)
