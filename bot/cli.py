@@ -39,7 +39,9 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level_number)
-    logging.getLogger("discord").setLevel(max(settings.log_level_number, logging.INFO))
+    # Third-party debug logs are floods (aiosqlite logs every statement); keep them at INFO or above.
+    for noisy in ("discord", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(settings.log_level_number, logging.INFO))
 
 
 def build_parser() -> argparse.ArgumentParser:
