@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 
 import discord
 import yarl
@@ -23,10 +24,19 @@ EXTENSIONS = ("cogs.catalog", "cogs.people", "cogs.help")
 COMMAND_HASH_KEY = "commands.global.sha256"
 
 
-def configure_endpoints(settings: Settings) -> None:
-    """Point discord.py at Discord, a REST/gateway proxy, or the loopback Discord."""
+def configure_endpoints(settings: Settings) -> Callable[[], None]:
+    """Point discord.py at Discord, a REST/gateway proxy, or the loopback Discord.
+
+    discord.py keeps these process-wide; the returned function puts back what was there before.
+    """
+    previous = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
     discord.http.Route.BASE = settings.api_base_url
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+    def restore() -> None:
+        discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = previous
+
+    return restore
 
 
 def intents() -> discord.Intents:

@@ -61,9 +61,11 @@ async def running_bot(dc: LoopbackDiscord, *, database: str | Path, clock: Clock
     """Start the real bot against the loopback (commands synced to `guilds`), stop it on exit."""
     settings = Settings(token=dc.token, database=str(database), dev_guilds=tuple(g.id for g in guilds),
                         api_base_url=dc.base_url, gateway_url=dc.gateway_url, log_level="WARNING")
-    configure_endpoints(settings)
+    restore_endpoints = configure_endpoints(settings)
     clock = clock or ManualClock(dt.datetime.now(dt.UTC))
-    async with Store.open(settings.database) as store:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(restore_endpoints)
+        store = await stack.enter_async_context(Store.open(settings.database))
         await packs.load_builtin_packs(store, now=clock.now())
         # discord.py waits guild_ready_timeout (2 s) for more guilds before on_ready; all arrive at once here.
         bot = Marquee(settings=settings, store=store, clock=clock, extensions=extensions, guild_ready_timeout=0.1)

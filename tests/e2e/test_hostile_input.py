@@ -39,7 +39,7 @@ def string_options(world):
 
 
 async def counts(store):
-    return {table: (await store.fetchone(f"SELECT count(*) FROM {table}"))[0]  # noqa: S608 - constant names
+    return {table: (await store.fetchone(f"SELECT count(*) FROM {table}"))[0]
             for table in ("titles", "releases", "release_history", "people", "credits", "watch_offers")}
 
 
