@@ -83,6 +83,8 @@ class Marquee(commands.Bot):
                 log.exception("extension %s failed to load; the rest of the bot carries on", name)
         if self.sync_commands:
             await self.sync_application_commands()
+        # Build the search indexes before the gateway connects: the first autocomplete must not wait.
+        await self.catalog.warm()
 
     def command_payload(self) -> list[dict]:
         return sorted((c.to_dict(self.tree) for c in self.tree.get_commands()), key=lambda c: c["name"])

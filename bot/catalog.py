@@ -44,7 +44,11 @@ class _Indexes:
         return SearchIndex(entries)
 
     async def _refresh_global(self, generation: int) -> None:
-        index = await self._build(None)
+        try:
+            index = await self._build(None)
+        except Exception:
+            log.exception("could not rebuild the search index; still serving the previous one")
+            return
         self._global = _Cached(index, generation)
 
     async def get(self, guild_id: int | None) -> list[SearchIndex]:
@@ -69,6 +73,11 @@ class Catalog:
         self.store = store
         self._titles = _Indexes(store, queries.title_search_entries)
         self._people = _Indexes(store, queries.person_search_entries)
+
+    async def warm(self) -> None:
+        """Build the global search indexes now, so the first member does not wait for them."""
+        await self._titles.get(None)
+        await self._people.get(None)
 
     async def search_titles(self, guild_id: int | None, query: str, limit: int = 25) -> list[Hit]:
         indexes = await self._titles.get(guild_id)
