@@ -65,7 +65,15 @@ class _Indexes:
         if cached is None or cached.generation != generation:
             cached = _Cached(await self._build(guild_id), generation)
             self._guilds[guild_id] = cached
-        return [cached.index, self._global.index] if len(cached.index) else [self._global.index]
+        if len(cached.index) or cached.index.hidden:
+            return [cached.index, self._global.index]
+        return [self._global.index]
+
+
+def _search(indexes: list[SearchIndex], query: str, limit: int) -> list[Hit]:
+    """Search a guild's index and the global one; the guild's entries (and hidden slugs) shadow."""
+    hidden = indexes[0].hidden if len(indexes) > 1 else frozenset()
+    return merge([ix.search(query, limit + len(hidden)) for ix in indexes], limit, hidden)
 
 
 class Catalog:
@@ -80,12 +88,10 @@ class Catalog:
         await self._people.get(None)
 
     async def search_titles(self, guild_id: int | None, query: str, limit: int = 25) -> list[Hit]:
-        indexes = await self._titles.get(guild_id)
-        return merge([ix.search(query, limit) for ix in indexes], limit)
+        return _search(await self._titles.get(guild_id), query, limit)
 
     async def search_people(self, guild_id: int | None, query: str, limit: int = 25) -> list[Hit]:
-        indexes = await self._people.get(guild_id)
-        return merge([ix.search(query, limit) for ix in indexes], limit)
+        return _search(await self._people.get(guild_id), query, limit)
 
     async def find_title(self, guild_id: int | None, query: str) -> tuple[models.Title | None, list[str]]:
         """The title meant by `query` (a slug from autocomplete or free text), else up to 3 suggestions."""
@@ -108,12 +114,13 @@ class Catalog:
 
     @staticmethod
     async def _resolve(indexes: list[SearchIndex], query: str) -> str | None:
+        hidden = indexes[0].hidden if len(indexes) > 1 else frozenset()
         for index in indexes:  # a guild's own entries first, then global
-            if index.by_slug(query):
+            if index.by_slug(query) and query not in hidden:
                 return query
         for index in indexes:
             entry = index.resolve(query)
-            if entry:
+            if entry and entry.slug not in hidden:
                 return entry.slug
         return None
 

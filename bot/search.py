@@ -45,7 +45,10 @@ class Hit:
 
 class SearchIndex:
     def __init__(self, entries: Iterable[SearchEntry]) -> None:
-        self.entries: list[SearchEntry] = list(entries)
+        entries = list(entries)
+        # A server's hidden entries only shadow global ones: they are never found themselves.
+        self.hidden: frozenset[str] = frozenset(e.slug for e in entries if e.hidden)
+        self.entries: list[SearchEntry] = [e for e in entries if not e.hidden]
         self._by_slug: dict[str, int] = {}
         self._exact: dict[str, list[tuple[int, str]]] = {}
         keys: list[tuple[str, int, str, bool]] = []  # (normalised text, entry index, shown text, whole key?)
@@ -134,9 +137,9 @@ def _fuzzy_score(query: str, choice: str, **kwargs: object) -> float:
                fuzz.token_set_ratio(query, choice, score_cutoff=cutoff) - 5)
 
 
-def merge(hit_lists: Sequence[Sequence[Hit]], limit: int) -> list[Hit]:
+def merge(hit_lists: Sequence[Sequence[Hit]], limit: int, hidden: Iterable[str] = ()) -> list[Hit]:
     """Merge hits from several indexes (a guild's own, then global); the first list shadows by slug."""
-    seen: set[str] = set()
+    seen: set[str] = set(hidden)
     out: list[Hit] = []
     for hits in hit_lists:
         for hit in hits:

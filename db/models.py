@@ -139,3 +139,4 @@ class SearchEntry:
     aliases: tuple[str, ...] = ()
     guild_id: int | None = None
     extra: tuple[str, ...] = field(default=())  # e.g. a release year, shown in autocomplete
+    hidden: bool = False  # a server removed this global title from its view

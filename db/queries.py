@@ -18,13 +18,21 @@ from db.store import Store
 # ifnull(guild_id, 0) IN (0, :guild) matches the expression indexes in 0001_initial.sql.
 _VISIBLE = "ifnull({t}.guild_id, 0) IN (0, :guild)"
 
+# A title as a server sees it: the row, overlaid with that server's corrections (title_overrides).
 _TITLE_COLUMNS = (
-    "t.id AS t_id, t.guild_id AS t_guild, t.slug AS t_slug, t.name AS t_name, t.kind AS t_kind, "
-    "t.status AS t_status, t.story_order AS t_story, t.synopsis AS t_synopsis, t.source AS t_source, "
-    "f.id AS f_id, f.slug AS f_slug, f.name AS f_name, f.guild_id AS f_guild"
+    "t.id AS t_id, t.guild_id AS t_guild, t.slug AS t_slug, coalesce(o.name, t.name) AS t_name, "
+    "coalesce(o.kind, t.kind) AS t_kind, coalesce(o.status, t.status) AS t_status, "
+    "coalesce(o.story_order, t.story_order) AS t_story, coalesce(o.synopsis, t.synopsis) AS t_synopsis, "
+    "t.source AS t_source, f.id AS f_id, f.slug AS f_slug, f.name AS f_name, f.guild_id AS f_guild"
 )
-_FRANCHISE_JOIN = "JOIN franchises f ON f.id = t.franchise_id"
+_FRANCHISE_JOIN = (
+    "LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = :guild "
+    "JOIN franchises f ON f.id = coalesce(o.franchise_id, t.franchise_id)"
+)
 _TITLE_FROM = f"titles t {_FRANCHISE_JOIN}"
+_TITLE_VISIBLE = "ifnull(t.guild_id, 0) IN (0, :guild) AND ifnull(o.hidden, 0) = 0"
+_NOT_SUPPRESSED = ("NOT EXISTS (SELECT 1 FROM credit_suppressions s WHERE s.credit_id = c.id "
+                   "AND s.guild_id = :guild)")
 
 
 def _g(guild_id: int | None) -> int:
@@ -56,6 +64,18 @@ async def _aliases(store: Store, table: str, column: str, ids: list[int], guild_
     return {k: tuple(v) for k, v in out.items()}
 
 
+async def _all_aliases(store: Store, table: str, column: str, ids: list[int], guild_id: int | None,
+                       ) -> dict[int, tuple[str, ...]]:
+    """Aliases for a search index: one scan for the global catalog, by id for a server's few rows."""
+    if guild_id is not None:
+        return await _aliases(store, table, column, ids, guild_id)
+    out: dict[int, list[str]] = {}
+    for row in await store.fetchall(
+            f"SELECT {column} AS owner, alias FROM {table} WHERE guild_id IS NULL ORDER BY position, id"):
+        out.setdefault(row["owner"], []).append(row["alias"])
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def _title(row: Any, aliases: tuple[str, ...] = ()) -> models.Title:
     return models.Title(
         id=row["t_id"], slug=row["t_slug"], name=row["t_name"], kind=row["t_kind"], status=row["t_status"],
@@ -76,7 +96,7 @@ async def franchises(store: Store, guild_id: int | None) -> list[models.Franchis
 
 
 async def titles(store: Store, guild_id: int | None, *, franchise: str | None = None) -> list[models.Title]:
-    sql = f"SELECT {_TITLE_COLUMNS} FROM {_TITLE_FROM} WHERE {_VISIBLE.format(t='t')}"
+    sql = f"SELECT {_TITLE_COLUMNS} FROM {_TITLE_FROM} WHERE {_TITLE_VISIBLE}"
     params: dict[str, Any] = {"guild": _g(guild_id)}
     if franchise:
         sql += " AND f.slug = :franchise"
@@ -88,7 +108,7 @@ async def titles(store: Store, guild_id: int | None, *, franchise: str | None = 
 
 async def get_title(store: Store, slug: str, guild_id: int | None) -> models.Title | None:
     rows = await store.fetchall(
-        f"SELECT {_TITLE_COLUMNS} FROM {_TITLE_FROM} WHERE {_VISIBLE.format(t='t')} AND t.slug = :slug",
+        f"SELECT {_TITLE_COLUMNS} FROM {_TITLE_FROM} WHERE {_TITLE_VISIBLE} AND t.slug = :slug",
         {"guild": _g(guild_id), "slug": slug})
     rows = _prefer_guild(rows, "t_slug", "t_guild")
     if not rows:
@@ -98,36 +118,36 @@ async def get_title(store: Store, slug: str, guild_id: int | None) -> models.Tit
 
 
 async def title_search_entries(store: Store, guild_id: int | None) -> list[models.SearchEntry]:
-    """Every title the guild sees with its aliases and first release year (for autocomplete).
+    """Titles for the search index, with their aliases and first release year (for autocomplete).
 
-    guild_id None gives the global entries only; a number gives that guild's own rows only.
+    guild_id None: the global titles as shipped. A number: only what that server changes, its own
+    titles and the global titles it renamed or gave aliases (these shadow the global entries).
     """
-    owner = "t.guild_id IS NULL" if guild_id is None else "t.guild_id = :guild"
+    params = {"guild": _g(guild_id)}
+    if guild_id is None:
+        owner = "t.guild_id IS NULL"
+    else:
+        owner = ("(t.guild_id = :guild OR t.id IN (SELECT title_id FROM title_overrides WHERE guild_id = :guild "
+                 "AND (name IS NOT NULL OR hidden = 1)) OR t.id IN (SELECT title_id FROM title_aliases "
+                 "WHERE guild_id = :guild))")
     rows = await store.fetchall(
-        f"SELECT t.id, t.slug, t.name, (SELECT min(substr(r.date, 1, 4)) FROM releases r "
-        f"WHERE r.title_id = t.id AND r.date IS NOT NULL) AS year FROM titles t WHERE {owner}",
-        {"guild": _g(guild_id)})
-    alias_rows = await store.fetchall(
-        "SELECT a.title_id, a.alias FROM title_aliases a WHERE ifnull(a.guild_id, 0) = :guild "
-        "ORDER BY a.position, a.id", {"guild": _g(guild_id)})
-    aliases: dict[int, list[str]] = {}
-    for row in alias_rows:
-        aliases.setdefault(row["title_id"], []).append(row["alias"])
-    return [models.SearchEntry(r["slug"], r["name"], tuple(aliases.get(r["id"], ())), guild_id,
-                               (r["year"],) if r["year"] else ()) for r in rows]
+        f"SELECT t.id, t.slug, coalesce(o.name, t.name) AS name, ifnull(o.hidden, 0) AS hidden, "
+        f"(SELECT min(substr(r.date, 1, 4)) FROM releases r WHERE r.title_id = t.id AND r.date IS NOT NULL "
+        f"AND ifnull(r.guild_id, 0) IN (0, :guild)) AS year FROM titles t "
+        f"LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = :guild WHERE {owner}", params)
+    aliases = await _all_aliases(store, "title_aliases", "title_id", [r["id"] for r in rows], guild_id)
+    return [models.SearchEntry(r["slug"], r["name"], aliases.get(r["id"], ()) if not r["hidden"] else (),
+                               guild_id, (r["year"],) if r["year"] else (), hidden=bool(r["hidden"]))
+            for r in rows]
 
 
 async def person_search_entries(store: Store, guild_id: int | None) -> list[models.SearchEntry]:
-    owner = "p.guild_id IS NULL" if guild_id is None else "p.guild_id = :guild"
+    owner = "p.guild_id IS NULL" if guild_id is None else (
+        "(p.guild_id = :guild OR p.id IN (SELECT person_id FROM person_aliases WHERE guild_id = :guild))")
     rows = await store.fetchall(f"SELECT p.id, p.slug, p.name FROM people p WHERE {owner}",
                                 {"guild": _g(guild_id)})
-    alias_rows = await store.fetchall(
-        "SELECT person_id, alias FROM person_aliases WHERE ifnull(guild_id, 0) = :guild ORDER BY position, id",
-        {"guild": _g(guild_id)})
-    aliases: dict[int, list[str]] = {}
-    for row in alias_rows:
-        aliases.setdefault(row["person_id"], []).append(row["alias"])
-    return [models.SearchEntry(r["slug"], r["name"], tuple(aliases.get(r["id"], ())), guild_id) for r in rows]
+    aliases = await _all_aliases(store, "person_aliases", "person_id", [r["id"] for r in rows], guild_id)
+    return [models.SearchEntry(r["slug"], r["name"], aliases.get(r["id"], ()), guild_id) for r in rows]
 
 
 # -- releases ---------------------------------------------------------------------------------------
@@ -150,7 +170,7 @@ async def _releases(store: Store, where: str, params: dict[str, Any], guild_id: 
              else "r.date IS NULL, r.date, r.time, r.id")
     rows = await store.fetchall(
         f"SELECT r.*, {_TITLE_COLUMNS} FROM releases r JOIN titles t ON t.id = r.title_id {_FRANCHISE_JOIN} "
-        f"WHERE {_VISIBLE.format(t='r')} AND {_VISIBLE.format(t='t')} AND {where} ORDER BY {order}"
+        f"WHERE {_VISIBLE.format(t='r')} AND {_TITLE_VISIBLE} AND {where} ORDER BY {order}"
         + (" LIMIT :limit" if limit else ""), {**params, "guild": _g(guild_id), "limit": (limit or 0) * 2})
     # A guild's own release for the same title, region and medium replaces the global one.
     owned = {(r["title_id"], r["region"], r["medium"]) for r in rows if r["guild_id"] is not None}
@@ -223,7 +243,8 @@ _CREDIT_SQL = (
     "SELECT c.id, c.kind, c.character, c.department, c.job, c.billing, c.note, c.source, "
     "p.id AS p_id, p.slug AS p_slug, p.name AS p_name, p.bio AS p_bio, p.source AS p_source, "
     f"p.guild_id AS p_guild_id, {_TITLE_COLUMNS} FROM credits c JOIN people p ON p.id = c.person_id "
-    f"JOIN titles t ON t.id = c.title_id {_FRANCHISE_JOIN} WHERE ifnull(c.guild_id, 0) IN (0, :guild) AND "
+    f"JOIN titles t ON t.id = c.title_id {_FRANCHISE_JOIN} WHERE ifnull(c.guild_id, 0) IN (0, :guild) "
+    f"AND {_NOT_SUPPRESSED} AND "
 )
 
 
@@ -248,7 +269,7 @@ async def credits_for_title(store: Store, title: models.Title, guild_id: int | N
 async def credits_for_person(store: Store, person: models.Person, guild_id: int | None) -> list[models.Credit]:
     sql = _CREDIT_SQL + "c.person_id = :person"
     rows = await store.fetchall(
-        sql + f" AND {_VISIBLE.format(t='t')} ORDER BY (SELECT min(r.date) FROM releases r WHERE r.title_id = t.id "
+        sql + f" AND {_TITLE_VISIBLE} ORDER BY (SELECT min(r.date) FROM releases r WHERE r.title_id = t.id "
         "AND r.date IS NOT NULL) IS NULL, (SELECT min(r.date) FROM releases r WHERE r.title_id = t.id), "
         "t.position, c.kind, c.position", {"guild": _g(guild_id), "person": person.id})
     return [_credit(r, person=person) for r in rows]
