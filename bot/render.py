@@ -89,9 +89,13 @@ def when(value: models.ReleaseValue, now: dt.datetime, tz: dt.tzinfo) -> str:
     if value.time is not None:
         text = f"<t:{unix}:F> (<t:{unix}:R>)"
     days = timemath.days_until(value, now, tz)
-    if days is not None:
+    if days is not None and days >= 0:  # Discord's <t:…:R> already says how long ago a past date was
         text += f" · {timemath.describe_days(days)}"
     return text
+
+
+def day(date: dt.date) -> str:
+    return f"{date:%B} {date.day}, {date.year}"
 
 
 def status_word(value: models.ReleaseValue) -> str:
@@ -198,8 +202,11 @@ def release_pages(title: models.Title, releases: Sequence[models.Release], now: 
                   source_names: dict[str, str], region: str | None = None) -> list[discord.Embed]:
     heading = f"Release dates · {title_heading(title)}"
     if not releases:
-        where = f" in {validate.region_name(region)}" if region else ""
-        text = f"No release date is known{where} yet: **TBA**. Status: {STATUS_LABEL[title.status]}."
+        if region:
+            text = (f"No release in {validate.region_name(region)} is recorded. "
+                    f"Run the command without a region to see every known release.")
+        else:
+            text = f"No release date is known yet: **TBA**. Status: {STATUS_LABEL[title.status]}."
         return paginate(heading, description=text)
     sections = []
     for release in releases:
@@ -211,11 +218,11 @@ def release_pages(title: models.Title, releases: Sequence[models.Release], now: 
             moves = " → ".join([timemath.format_date(v) for v in earlier] + [timemath.format_date(release.value)])
             lines.append(f"Date changes: {moves}")
             for value in earlier:
-                note = f" — {safe(value.note, 200)}" if value.note else ""
-                as_of = f" (as of {value.as_of.isoformat()})" if value.as_of else ""
-                lines.append(f"• was {timemath.format_date(value)}{as_of}{note}")
+                said = safe(source_names.get(value.source or "", value.source), 100)
+                as_of = f", as of {day(value.as_of)}" if value.as_of else ""
+                lines.append(f"• {timemath.format_date(value)}: {said}{as_of}")
         lines.append(f"Source: {safe(source_names.get(release.value.source or '', release.value.source), 200)}"
-                     + (f", as of {release.value.as_of.isoformat()}" if release.value.as_of else ""))
+                     + (f", as of {day(release.value.as_of)}" if release.value.as_of else ""))
         label = f"{validate.region_name(release.region)} · {MEDIUM_LABEL[release.medium]}"
         if release.provider:
             label += f" ({validate.clean_text(release.provider)})"
@@ -333,14 +340,14 @@ def watch_pages(title: models.Title, offers: Sequence[models.WatchOffer], releas
         line = f"**{safe(offer.provider, 100)}**"
         if offer.price:
             line += f" — {offer.price} {offer.currency}"
-        line += f" · as of {offer.as_of:%B} {offer.as_of.day}, {offer.as_of.year}"
+        line += f" · as of {day(offer.as_of)}"
         if offer.note:
             line += f" · _{safe(offer.note, 200)}_"
         sections.setdefault((offer.region, offer.kind), []).append(line)
     built = [Section(f"{OFFER_LABEL[kind]} · {validate.region_name(reg)}", lines)
              for (reg, kind), lines in sections.items()]
     oldest = min(o.as_of for o in offers)
-    footer = (f"Offers change: checked as of {oldest.isoformat()} at the oldest · "
+    footer = (f"Offers change: the oldest was checked on {day(oldest)} · "
               + sources_footer([o.source for o in offers], source_names))
     return paginate(heading, sections=built, footer=footer)
 

@@ -108,9 +108,10 @@ class SearchIndex:
             if scanned >= limit * 20:
                 break
         if len(best) < limit and self._choices:
+            # With real prefix hits, only close typos are worth adding after them.
+            cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
             for _, score, idx in process.extract(
-                q, self._choices, scorer=_fuzzy_score, processor=None, limit=limit * 2,
-                score_cutoff=fuzzy_cutoff,
+                q, self._choices, scorer=_fuzzy_score, processor=None, limit=limit * 2, score_cutoff=cutoff,
             ):
                 i, text = self._choice_owner[idx]
                 offer(i, FUZZY, float(score), text)
@@ -122,8 +123,9 @@ class SearchIndex:
         if not hits:
             return None
         top = hits[0]
-        if top.tier < FUZZY:
-            return top.entry
+        tied = len(hits) > 1 and (hits[1].tier, hits[1].score) == (top.tier, top.score)
+        if top.tier == EXACT or (top.tier < FUZZY and not tied):
+            return top.entry  # an exact name wins; a prefix only when no other one fits as well
         runner_up = hits[1].score if len(hits) > 1 else 0.0
         if top.score >= FUZZY_RESOLVE and top.score - runner_up >= FUZZY_MARGIN:
             return top.entry
