@@ -140,3 +140,24 @@ class SearchEntry:
     guild_id: int | None = None
     extra: tuple[str, ...] = field(default=())  # e.g. a release year, shown in autocomplete
     hidden: bool = False  # a server removed this global title from its view
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    guild_id: int
+    timezone: str = "UTC"
+    region: str | None = None
+    alerts_channel_id: int | None = None
+    posting_hour: int = 9
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    at: dt.datetime
+    actor_id: int
+    action: str
+    title_slug: str | None
+    subject: str | None
+    field: str | None
+    old: str | None
+    new: str | None

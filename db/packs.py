@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -451,6 +452,21 @@ def _value_from_pack(value: dict[str, Any]) -> models.ReleaseValue:
     )
 
 
+def moved(old: models.ReleaseValue, new: models.ReleaseValue) -> bool:
+    """Did the release's date (or time) change? Status and notes alone are not a move."""
+    return (old.date, old.time, old.timezone, old.precision) != (new.date, new.time, new.timezone, new.precision)
+
+
+async def record_move(conn: Any, release_id: int, guild_id: int | None, old: models.ReleaseValue,
+                      new: models.ReleaseValue, stamp: str) -> None:
+    """A durable "release moved" event, consumed by the countdown scheduler."""
+    old_params, new_params = _value_params(old), _value_params(new)
+    await conn.execute(
+        "INSERT INTO release_moves (release_id, guild_id, old_date, old_time, old_tz, new_date, new_time, new_tz, "
+        "moved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (release_id, guild_id, *old_params[:3], *new_params[:3], stamp))
+
+
 def _value_params(value: models.ReleaseValue) -> tuple[Any, ...]:
     return (
         value.date.isoformat() if value.date else None,
@@ -460,7 +476,8 @@ def _value_params(value: models.ReleaseValue) -> tuple[Any, ...]:
 
 
 async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, guild_id: int | None = None,
-                    force: bool = False) -> ImportReport:
+                    force: bool = False, also: Callable[[Any, ImportReport], Awaitable[None]] | None = None,
+                    ) -> ImportReport:
     """Load a normalised pack in one transaction. Same or older version: nothing changes.
 
     Rows are keyed by slug, so loading is idempotent; a newer version updates the pack's rows,
@@ -563,6 +580,8 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
         await drop_missing("titles", [t["slug"] for t in pack["titles"]])
         await drop_missing("people", [p["slug"] for p in pack["people"]])
         await drop_missing("franchises", [f["slug"] for f in pack["franchises"]])
+        if also is not None:  # e.g. the audit row of a server's import, in the same transaction
+            await also(conn, report)
     return report
 
 
@@ -594,10 +613,10 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
                 "UPDATE releases SET provider = ?, date = ?, time = ?, timezone = ?, precision = ?, status = ?, "
                 "note = ?, source = ?, as_of = ? WHERE id = ?",
                 (release.get("provider"), *_value_params(current), release_id))
-            if (old.date, old.time, old.timezone, old.precision) != (
-                    current.date, current.time, current.timezone, current.precision):
+            if moved(old, current):
                 report.moved.append(MovedRelease(release_id, title["slug"], release["region"],
                                                  release["medium"], old, current))
+                await record_move(conn, release_id, owner, old, current, stamp)
         # Append what the stored history lacks: the pack's history is a prefix we extend.
         missing = wanted[len(stored):] if stored == wanted[:len(stored)] else (
             [current] if not stored or stored[-1] != current else [])

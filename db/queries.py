@@ -314,6 +314,31 @@ async def watch_offers(store: Store, title: models.Title, guild_id: int | None,
     ]
 
 
+# -- servers: settings and the audit trail --------------------------------------------------------------
+
+
+def _settings(row: Any) -> models.GuildSettings:
+    return models.GuildSettings(guild_id=row["guild_id"], timezone=row["timezone"], region=row["region"],
+                                alerts_channel_id=row["alerts_channel_id"], posting_hour=row["posting_hour"])
+
+
+async def guild_settings(store: Store, guild_id: int) -> models.GuildSettings:
+    row = await store.fetchone("SELECT * FROM guild_settings WHERE guild_id = ?", (guild_id,))
+    return _settings(row) if row else models.GuildSettings(guild_id)
+
+
+async def all_guild_settings(store: Store) -> dict[int, models.GuildSettings]:
+    return {r["guild_id"]: _settings(r) for r in await store.fetchall("SELECT * FROM guild_settings")}
+
+
+async def audit_for_title(store: Store, guild_id: int, slug: str, limit: int = 200) -> list[models.AuditEntry]:
+    rows = await store.fetchall(
+        "SELECT * FROM audit_log WHERE guild_id = ? AND title_slug = ? ORDER BY id DESC LIMIT ?",
+        (guild_id, slug, limit))
+    return [models.AuditEntry(dt.datetime.fromisoformat(r["at"]), r["actor_id"], r["action"], r["title_slug"],
+                              r["subject"], r["field"], r["old"], r["new"]) for r in rows]
+
+
 # -- sources ----------------------------------------------------------------------------------------
 
 
