@@ -126,8 +126,9 @@ class Editor:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (self.guild_id, franchise_id, slug, name, kind, status, story_order, synopsis, "server"))
             for position, alias in enumerate(aliases):
-                await conn.execute("INSERT INTO title_aliases (guild_id, title_id, alias, position) VALUES (?, ?, ?, ?)",
-                                   (self.guild_id, cur.lastrowid, alias, position))
+                await conn.execute(
+                    "INSERT INTO title_aliases (guild_id, title_id, alias, position) VALUES (?, ?, ?, ?)",
+                    (self.guild_id, cur.lastrowid, alias, position))
             await self._audit(conn, "add-title", slug, subject=name, new=name)
         return slug
 
@@ -227,8 +228,7 @@ class Editor:
                 "as_of, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (release_id, *params, self.stamp, f"user:{self.actor_id}"))
             was_moved = old is not None and packs.moved(old, new)
-            if was_moved:
-                assert old is not None  # noqa: S101 - narrowed above
+            if old is not None and was_moved:
                 await packs.record_move(conn, release_id, self.guild_id, old, new, self.stamp)
             subject = f"{region} {medium}"
             await self._audit(conn, "set-release", title.slug, subject=subject, field="date",
