@@ -83,7 +83,7 @@ class ImportReport:
 # -- reading ----------------------------------------------------------------------------------------
 
 
-def read_pack_bytes(data: bytes, filename: str = "pack.toml") -> dict[str, Any]:
+def read_pack_bytes(data: bytes, filename: str = "pack.toml", **shared: frozenset[str]) -> dict[str, Any]:
     """Parse TOML or JSON bytes into a normalised pack, or raise PackError."""
     if len(data) > MAX_PACK_BYTES:
         raise PackError([Problem("", f"the file is larger than {MAX_PACK_BYTES // 1_000_000} MB")])
@@ -98,7 +98,7 @@ def read_pack_bytes(data: bytes, filename: str = "pack.toml") -> dict[str, Any]:
         raise PackError([Problem(f"line {exc.lineno}", f"not valid JSON: {exc.msg}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise PackError([Problem("", f"not valid TOML: {exc}")]) from None
-    return normalise(raw)
+    return normalise(raw, **shared)
 
 
 def read_pack_file(path: str | Path) -> dict[str, Any]:
@@ -223,8 +223,12 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = value
 
 
-def normalise(raw: Any) -> dict[str, Any]:
-    """Validate a parsed pack and return it with defaults filled in. Raises PackError."""
+def normalise(raw: Any, *, shared_franchises: frozenset[str] = frozenset(),
+              shared_people: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Validate a parsed pack and return it with defaults filled in. Raises PackError.
+
+    A server's pack may also refer to global franchises and people by slug (`shared_*`).
+    """
     c = _Checker()
     raw = c.table(raw, "")
     c.unknown(raw, {"pack", "sources", "franchises", "people", "titles"}, "")
@@ -265,7 +269,7 @@ def normalise(raw: Any) -> dict[str, Any]:
         c.unknown(entry, {"slug", "name"}, where)
         franchises.append({"slug": c.slug(entry, "slug", where),
                            "name": c.text(entry, "name", where, limit=validate.NAME_MAX, required=True)})
-    franchise_slugs = unique(franchises, "franchises")
+    franchise_slugs = unique(franchises, "franchises") | shared_franchises
 
     people = []
     for i, entry in enumerate(c.array(raw, "people", "")):
@@ -279,7 +283,7 @@ def normalise(raw: Any) -> dict[str, Any]:
         _put(person, "bio", c.text(entry, "bio", where, limit=validate.BIO_MAX))
         person["source"] = c.source(entry, where, sources)
         people.append(person)
-    people_slugs = unique(people, "people")
+    people_slugs = unique(people, "people") | shared_people
 
     titles = []
     for i, entry in enumerate(c.array(raw, "titles", "")):
@@ -560,7 +564,16 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
             person_ids[person["slug"]] = pid
             await replace_children("person_aliases", "person_id", pid, [(a,) for a in person["aliases"]], "alias")
 
+        async def shared_id(table: str, slug: str, known: dict[str, int]) -> int:
+            if slug not in known:  # a server's pack may point at a global franchise or person
+                row = await one(f"SELECT id FROM {table} WHERE guild_id IS NULL AND slug = ?", (slug,))
+                known[slug] = int(row["id"])
+            return known[slug]
+
         for pos, title in enumerate(pack["titles"]):
+            await shared_id("franchises", title["franchise"], franchise_ids)
+            for credit in title["cast"] + title["crew"]:
+                await shared_id("people", credit["person"], person_ids)
             tid = await upsert("titles", title["slug"], {
                 "franchise_id": franchise_ids[title["franchise"]], "name": title["name"], "kind": title["kind"],
                 "status": title["status"], "story_order": title.get("story_order"),
@@ -635,25 +648,49 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
 # -- export -----------------------------------------------------------------------------------------
 
 
-async def export_pack(store: Store, slug: str, *, guild_id: int | None = None) -> dict[str, Any]:
-    """The normalised pack as stored: what `load_pack` would need to rebuild it exactly."""
-    head = await store.fetchone("SELECT * FROM packs WHERE ifnull(guild_id, 0) = ifnull(?, 0) AND slug = ?",
-                                (guild_id, slug))
+async def export_pack(store: Store, slug: str) -> dict[str, Any]:
+    """A global pack as stored: what `load_pack` would need to rebuild it exactly."""
+    head = await store.fetchone("SELECT * FROM packs WHERE guild_id IS NULL AND slug = ?", (slug,))
     if head is None:
         raise KeyError(slug)
-    pack_id = head["id"]
-    out: dict[str, Any] = {"pack": {"slug": head["slug"], "name": head["name"], "version": head["version"],
-                                    "format": head["format"]}}
     sources = {}
-    for row in await store.fetchall("SELECT * FROM sources WHERE pack_id = ? ORDER BY id", (pack_id,)):
+    for row in await store.fetchall("SELECT * FROM sources WHERE pack_id = ? ORDER BY id", (head["id"],)):
         source = {"name": row["name"]}
         _put(source, "detail", row["detail"])
         sources[row["key"]] = source
-    out["sources"] = sources
+    pack = {"slug": head["slug"], "name": head["name"], "version": head["version"], "format": head["format"]}
+    return await _export(store, pack, sources, "pack_id = :scope", head["id"], None)
+
+
+SERVER_SOURCE = {"name": "This server's moderators", "detail": "Added or corrected with /catalog."}
+
+
+async def export_server(store: Store, guild_id: int, name: str) -> dict[str, Any]:
+    """Everything a server owns (its titles, people, franchises), as a pack it can edit and import."""
+    used = {r["source"] for table in ("titles", "people", "releases", "credits", "watch_offers")
+            for r in await store.fetchall(f"SELECT DISTINCT source FROM {table} WHERE guild_id = ?", (guild_id,))}
+    sources: dict[str, Any] = {}
+    for key in sorted(k for k in used if k):
+        row = await store.fetchone("SELECT name, detail FROM sources WHERE key = ? ORDER BY id LIMIT 1", (key,))
+        source = dict(SERVER_SOURCE) if row is None else {"name": row["name"]}
+        if row is not None:
+            _put(source, "detail", row["detail"])
+        sources[key] = source
+    if not sources:
+        sources["server"] = dict(SERVER_SOURCE)
+    pack = {"slug": f"server-{guild_id}", "name": validate.clean_text(name)[:validate.NAME_MAX] or "Server pack",
+            "version": 1, "format": FORMAT_VERSION}
+    return await _export(store, pack, sources, "guild_id = :scope", guild_id, guild_id)
+
+
+async def _export(store: Store, head: dict[str, Any], sources: dict[str, Any], scope: str, scope_id: int,
+                  guild_id: int | None) -> dict[str, Any]:
+    params = {"scope": scope_id}
+    out: dict[str, Any] = {"pack": head, "sources": sources}
     out["franchises"] = [{"slug": r["slug"], "name": r["name"]} for r in await store.fetchall(
-        "SELECT slug, name FROM franchises WHERE pack_id = ? ORDER BY id", (pack_id,))]
+        f"SELECT slug, name FROM franchises WHERE {scope} ORDER BY id", params)]
     people = []
-    for row in await store.fetchall("SELECT * FROM people WHERE pack_id = ? ORDER BY position, id", (pack_id,)):
+    for row in await store.fetchall(f"SELECT * FROM people WHERE {scope} ORDER BY position, id", params):
         person: dict[str, Any] = {"slug": row["slug"], "name": row["name"], "aliases": [
             r["alias"] for r in await store.fetchall(
                 "SELECT alias FROM person_aliases WHERE person_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) "
@@ -665,7 +702,7 @@ async def export_pack(store: Store, slug: str, *, guild_id: int | None = None) -
     titles = []
     for row in await store.fetchall(
             "SELECT t.*, f.slug AS franchise_slug FROM titles t JOIN franchises f ON f.id = t.franchise_id "
-            "WHERE t.pack_id = ? ORDER BY t.position, t.id", (pack_id,)):
+            f"WHERE t.{scope} ORDER BY t.position, t.id", params):
         tid = row["id"]
         title: dict[str, Any] = {"slug": row["slug"], "franchise": row["franchise_slug"], "name": row["name"],
                                  "kind": row["kind"], "status": row["status"]}
