@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import zoneinfo
 from collections.abc import Callable
 
 import discord
@@ -16,11 +17,13 @@ from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.settings import Settings
 from bot.tree import MarqueeTree
+from db import queries
+from db.models import GuildSettings
 from db.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.catalog", "cogs.people", "cogs.help")
+EXTENSIONS = ("cogs.catalog", "cogs.people", "cogs.help", "cogs.admin")
 COMMAND_HASH_KEY = "commands.global.sha256"
 
 
@@ -66,15 +69,26 @@ class Marquee(commands.Bot):
         self.initial_extensions = extensions
         self.sync_commands = sync_commands
         self.failed_extensions: dict[str, str] = {}
+        self._guild_settings: dict[int, GuildSettings] = {}
+
+    def guild_settings(self, guild_id: int | None) -> GuildSettings:
+        """A server's settings, from memory (loaded at start-up, updated by /settings)."""
+        if guild_id is None:
+            return GuildSettings(0)
+        return self._guild_settings.get(guild_id) or GuildSettings(guild_id)
+
+    def remember_settings(self, settings: GuildSettings) -> None:
+        self._guild_settings[settings.guild_id] = settings
 
     def guild_timezone(self, guild_id: int | None) -> dt.tzinfo:
-        """The time zone "days until" is counted in for this server (UTC until servers can set one)."""
-        return dt.UTC
+        """The time zone "days until" and posting hours are counted in for this server."""
+        return zoneinfo.ZoneInfo(self.guild_settings(guild_id).timezone)
 
     async def on_message(self, message: discord.Message) -> None:
         """Slash commands only: no prefix commands, so messages need no processing."""
 
     async def setup_hook(self) -> None:
+        self._guild_settings = await queries.all_guild_settings(self.store)
         for name in self.initial_extensions:
             try:
                 await self.load_extension(name)

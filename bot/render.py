@@ -264,6 +264,10 @@ def info_pages(title: models.Title, releases: Sequence[models.Release], credits:
                     footer=sources_footer([title.source], source_names))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -284,7 +288,7 @@ def cast_pages(title: models.Title, credits: Sequence[models.Credit], source_nam
             line += f" — _{safe(credit.note, 200)}_"
         lines.append(line)
     return paginate(heading, lines=lines,
-                    footer=f"{len(cast)} credits · " + sources_footer([c.source for c in cast], source_names))
+                    footer=f"{_count(len(cast), 'credit')} · " + sources_footer([c.source for c in cast], source_names))
 
 
 def crew_pages(title: models.Title, credits: Sequence[models.Credit], source_names: dict[str, str],
@@ -319,7 +323,7 @@ def person_pages(person: models.Person, credits: Sequence[models.Credit], years:
     description = safe(person.bio, 1000) if person.bio else ""
     if not lines:
         lines = ["No credits in the catalog."]
-    footer = f"{len(credits)} credits · " + sources_footer([person.source, *(c.source for c in credits)],
+    footer = f"{_count(len(credits), 'credit')} · " + sources_footer([person.source, *(c.source for c in credits)],
                                                            source_names)
     return paginate(safe(person.name, 100), description=description, lines=lines, footer=footer)
 

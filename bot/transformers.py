@@ -6,6 +6,7 @@ choices, names are at most 100 characters and values are stable slugs.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -132,3 +133,103 @@ TitleOption = app_commands.Transform[models.Title, TitleTransformer]
 PersonOption = app_commands.Transform[models.Person, PersonTransformer]
 RegionOption = app_commands.Transform[str, RegionTransformer]
 FranchiseOption = app_commands.Transform[models.Franchise, FranchiseTransformer]
+
+
+# -- options of the admin commands ------------------------------------------------------------------------
+
+
+def checked_text(value: str | None, label: str, limit: int) -> str | None:
+    """Free text from a moderator: cleaned (no control characters), and within Discord's limits."""
+    if value is None:
+        return None
+    cleaned = validate.clean_text(value)
+    if not cleaned:
+        raise UserError(f"The {label} is empty; type some text or leave the option out.")
+    if len(cleaned) > limit:
+        raise UserError(f"The {label} is {len(cleaned):,} characters; it can be at most {limit:,}.")
+    return cleaned
+
+
+def checked_list(value: str | None, label: str) -> tuple[str, ...] | None:
+    """A comma list (aliases): each item 1–100 characters, at most 25 items."""
+    if value is None:
+        return None
+    items = [validate.clean_text(part) for part in value.split(",")]
+    items = [item for item in items if item]
+    if len(items) > 25:
+        raise UserError(f"That is {len(items)} {label}; at most 25.")
+    for item in items:
+        if len(item) > validate.NAME_MAX:
+            raise UserError(f"Each of the {label} can be at most {validate.NAME_MAX} characters.")
+    return tuple(dict.fromkeys(items))
+
+
+class DateTransformer(app_commands.Transformer):
+    async def transform(self, interaction: discord.Interaction, value: str) -> dt.date:
+        try:
+            return validate.parse_date(value)
+        except ValueError:
+            raise UserError(f"“{_echo(value)}” is not a date that exists: use YYYY-MM-DD, like 2025-06-06.") from None
+
+
+class TimeTransformer(app_commands.Transformer):
+    async def transform(self, interaction: discord.Interaction, value: str) -> dt.time:
+        try:
+            return validate.parse_time(value)
+        except ValueError:
+            raise UserError(f"“{_echo(value)}” is not a time of day: use HH:MM (24-hour), like 19:00.") from None
+
+
+class TimeZoneTransformer(app_commands.Transformer):
+    async def transform(self, interaction: discord.Interaction, value: str) -> str:
+        text = value.strip()
+        if validate.is_time_zone(text):
+            return text
+        folded = {name.casefold(): name for name in validate.time_zones()}
+        if text.casefold().replace(" ", "_") in folded:
+            return folded[text.casefold().replace(" ", "_")]
+        raise UserError(f"“{_echo(value)}” is not a time zone: use an IANA name like Europe/London or "
+                        "America/New_York (pick one from the suggestions).")
+
+    async def autocomplete(self, interaction: discord.Interaction, value: str,  # type: ignore[override]
+                           ) -> list[app_commands.Choice[str]]:
+        text = value.strip().casefold().replace(" ", "_")
+        names = sorted(validate.time_zones())
+        if not text:
+            popular = ["UTC", "America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/London",
+                       "Europe/Paris", "Europe/Berlin", "Asia/Tokyo", "Australia/Sydney", "America/Sao_Paulo"]
+            return [app_commands.Choice(name=n, value=n) for n in popular]
+        starts = [n for n in names if n.casefold().startswith(text) or n.casefold().split("/")[-1].startswith(text)]
+        contains = [n for n in names if text in n.casefold() and n not in starts]
+        return [app_commands.Choice(name=n, value=n) for n in (starts + contains)[:CHOICES_MAX]]
+
+
+class FranchiseOrNewTransformer(FranchiseTransformer):
+    """An existing franchise, or the name of a new one (a server's own)."""
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> models.Franchise | str:  # type: ignore[override]
+        try:
+            return await super().transform(interaction, value)
+        except NotFound:
+            return checked_text(value, "franchise name", validate.NAME_MAX) or ""
+
+
+class PersonOrNewTransformer(PersonTransformer):
+    """An existing person (autocomplete), or the name of someone new to the catalog."""
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> models.Person | str:  # type: ignore[override]
+        slug_or_name = value.strip()
+        bot = _bot(interaction)
+        person, _ = await bot.catalog.find_person(interaction.guild_id, slug_or_name)
+        if person is not None and (person.slug == slug_or_name
+                                   or person.name.casefold() == slug_or_name.casefold()
+                                   or slug_or_name.casefold() in (a.casefold() for a in person.aliases)):
+            return person
+        return checked_text(value, "person's name", validate.NAME_MAX) or ""
+
+
+TimeZoneOption = app_commands.Transform[str, TimeZoneTransformer]
+DateOption = app_commands.Transform[dt.date, DateTransformer]
+TimeOption = app_commands.Transform[dt.time, TimeTransformer]
+FranchiseOrNewOption = app_commands.Transform[models.Franchise | str, FranchiseOrNewTransformer]
+PersonOrNewOption = app_commands.Transform[models.Person | str, PersonOrNewTransformer]

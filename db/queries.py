@@ -344,7 +344,7 @@ async def audit_for_title(store: Store, guild_id: int, slug: str, limit: int = 2
 
 async def source_names(store: Store) -> dict[str, str]:
     rows = await store.fetchall("SELECT key, name FROM sources ORDER BY id")
-    out: dict[str, str] = {}
+    out: dict[str, str] = {"server": "this server's moderators"}
     for row in rows:
         out.setdefault(row["key"], row["name"])
     return out
