@@ -110,11 +110,15 @@ class SearchIndex:
         if len(best) < limit and self._choices:
             # With real prefix hits, only close typos are worth adding after them.
             cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
-            for _, score, idx in process.extract(
-                q, self._choices, scorer=_fuzzy_score, processor=None, limit=limit * 2, score_cutoff=cutoff,
+            # rapidfuzz (C) picks candidates from the whole catalog; word-level rescoring (Python, on a
+            # handful) then rejects partial matches such as "the matrix" ~ "wick THE fan cut".
+            for choice, _, idx in process.extract(
+                q, self._choices, scorer=fuzz.WRatio, processor=None, limit=limit * 3, score_cutoff=cutoff,
             ):
-                i, text = self._choice_owner[idx]
-                offer(i, FUZZY, float(score), text)
+                score = word_score(q, choice)
+                if score >= cutoff:
+                    i, text = self._choice_owner[idx]
+                    offer(i, FUZZY, score, text)
         return sorted(best.values(), key=lambda h: h.key)[:limit]
 
     def resolve(self, query: str) -> SearchEntry | None:
@@ -132,11 +136,22 @@ class SearchIndex:
         return None
 
 
-def _fuzzy_score(query: str, choice: str, **kwargs: object) -> float:
-    """WRatio handles typos ('balerina'); token_set handles word subsets ('wick 2')."""
-    cutoff = kwargs.get("score_cutoff") or 0
-    return max(fuzz.WRatio(query, choice, score_cutoff=cutoff),
-               fuzz.token_set_ratio(query, choice, score_cutoff=cutoff) - 5)
+def word_score(query: str, choice: str) -> float:
+    """How well every word of the query matches some word of the choice (typos allowed), 0..100.
+
+    Each query word is scored against its best choice word (a prefix counts fully), weighted by
+    length and by how much of the choice the query covers; whole-string similarity wins when it is
+    higher ('balerina' ~ 'ballerina').
+    """
+    words = choice.split(" ")
+    total = weight = 0.0
+    for token in query.split(" "):
+        best = max(100.0 if w.startswith(token) else fuzz.ratio(token, w) for w in words)
+        total += best * len(token)
+        weight += len(token)
+    # A choice with many words the query does not mention is a slightly worse fit.
+    coverage = min(1.0, len(query.split(" ")) / len(words))
+    return max((total / weight if weight else 0.0) * (0.9 + 0.1 * coverage), fuzz.ratio(query, choice))
 
 
 def merge(hit_lists: Sequence[Sequence[Hit]], limit: int, hidden: Iterable[str] = ()) -> list[Hit]:

@@ -8,24 +8,33 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserError
+from db.edits import EditError
 
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "Something went wrong on our side, sorry. The operators have been told; please try again later."
 
 
+PERMISSION_NAMES = {"manage_guild": "Manage Server", "mention_everyone": "Mention Everyone"}
+
+
+def _permissions(names: list[str]) -> str:
+    return ", ".join(PERMISSION_NAMES.get(p, p.replace("_", " ").title()) for p in names)
+
+
 def describe(error: app_commands.AppCommandError) -> str | None:
     """The sentence a member sees for an error they can act on, or None for a bug."""
+    original = getattr(error, "original", None)
+    if isinstance(original, EditError):  # the store refused an edit, with a reason for the member
+        return str(original)
     if isinstance(error, app_commands.TransformerError) and isinstance(error.__cause__, UserError):
         return str(error.__cause__)
     if isinstance(error, UserError):
         return str(error)
     if isinstance(error, app_commands.MissingPermissions):
-        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"You need the {needed} permission to use this command."
+        return f"You need the {_permissions(error.missing_permissions)} permission to use this command."
     if isinstance(error, app_commands.BotMissingPermissions):
-        needed = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"I need the {needed} permission here to do that."
+        return f"I need the {_permissions(error.missing_permissions)} permission here to do that."
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command works in a server, not in direct messages."
     if isinstance(error, app_commands.CommandOnCooldown):

@@ -23,11 +23,17 @@ class World:
     clock: ManualClock
     home: DemoServer
     other: DemoServer
+    mods: DemoServer  # where the admin tests edit the catalog, so the other modules see the shipped data
 
-    async def run(self, command: str, options: dict | None = None, *, member=None, channel=None, server=None):
+    async def run(self, command: str, options: dict | None = None, *, member=None, channel=None, server=None,
+                  **kwargs):
         server = server or self.home
         return await self.dc.run_command(server.guild, channel or server.general, member or server.member,
-                                         command, options or {})
+                                         command, options or {}, **kwargs)
+
+    async def admin(self, command: str, options: dict | None = None, *, server=None, **kwargs):
+        server = server or self.mods
+        return await self.run(command, options, member=server.admin, server=server, **kwargs)
 
     async def complete(self, command: str, options: dict, focused: str, *, server=None):
         server = server or self.home
@@ -42,6 +48,8 @@ async def world(tmp_path_factory):
         dc.rate_limits = False  # the suite sends many messages quickly; rate limits have their own tests
         home = add_demo_server(dc, "Wick Fans")
         other = add_demo_server(dc, "Other Fans")
+        mods = add_demo_server(dc, "Moderated Fans")
         database = tmp_path_factory.mktemp("e2e") / "marquee.sqlite3"
-        async with running_bot(dc, database=database, clock=clock, guilds=(home.guild, other.guild)) as bot:
-            yield World(dc, bot, clock, home, other)
+        guilds = (home.guild, other.guild, mods.guild)
+        async with running_bot(dc, database=database, clock=clock, guilds=guilds) as bot:
+            yield World(dc, bot, clock, home, other, mods)
