@@ -97,3 +97,49 @@ async def test_a_bug_becomes_a_short_apology_and_a_log_line(world, caplog, monke
 async def test_padding_and_case_do_not_matter(world, value):
     r = await world.run("countdown", {"title": value})
     assert not r.ephemeral and "Ballerina" in r.message.text
+
+
+def admin_string_options(world):
+    """(command path, option name, required options) for free-text string options of subcommands."""
+    out = []
+    for command in world.dc.commands(world.mods.guild):
+        for sub in command.get("options", []):
+            if sub["type"] != 1:
+                continue
+            required = [o["name"] for o in sub.get("options", []) if o.get("required")]
+            for option in sub.get("options", []):
+                if option["type"] == 3 and not option.get("choices"):
+                    out.append((f"{command['name']} {sub['name']}", option["name"], required))
+    return out
+
+
+ADMIN_VALID = {"title": "ballerina", "date": "2027-01-01", "person": "lance-reddick", "department": "cast",
+               "kind": "stream", "provider": "Test Provider", "timezone": "UTC", "region": "US"}
+
+
+async def test_every_admin_string_option_survives_hostile_text(world, caplog):
+    targets = admin_string_options(world)
+    assert ("catalog set-release", "note", ["title", "date"]) in targets
+    assert len(targets) >= 15
+    caplog.set_level(logging.ERROR)
+    for command, option, required in targets:
+        for value in hostile_values(world):
+            options = {name: ADMIN_VALID[name] for name in required}
+            options[option] = value
+            r = await world.admin(command, options)
+            assert r.error is None, (command, option, value[:20], r.error)
+            assert r.message is not None and r.message.pings == set(), (command, option, value[:20])
+            assert INTERNAL_ERROR not in r.message.text, (command, option, value[:20])
+            assert r.ephemeral
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
+    store = world.bot.store
+    assert (await store.check()).ok
+    assert (await store.fetchone("SELECT count(*) FROM titles WHERE guild_id IS NULL"))[0] == 7
+    assert (await store.fetchone("SELECT count(*) FROM credits WHERE guild_id IS NULL"))[0] == 69
+
+
+async def test_help_shows_admin_commands_to_admins_only(world):
+    r = await world.admin("help")
+    assert "/catalog**" in r.message.text and "/settings**" in r.message.text
+    r = await world.run("help", server=world.mods)
+    assert "/catalog**" not in r.message.text
