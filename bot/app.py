@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.catalog import Catalog
 from bot.clock import Clock
+from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.tree import MarqueeTree
 from db import queries
@@ -23,7 +24,7 @@ from db.store import Store
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.catalog", "cogs.people", "cogs.help", "cogs.admin")
+EXTENSIONS = ("cogs.catalog", "cogs.people", "cogs.help", "cogs.admin", "cogs.reminders")
 COMMAND_HASH_KEY = "commands.global.sha256"
 
 
@@ -70,6 +71,7 @@ class Marquee(commands.Bot):
         self.sync_commands = sync_commands
         self.failed_extensions: dict[str, str] = {}
         self._guild_settings: dict[int, GuildSettings] = {}
+        self.scheduler = Scheduler(self)
 
     def guild_settings(self, guild_id: int | None) -> GuildSettings:
         """A server's settings, from memory (loaded at start-up, updated by /settings)."""
@@ -99,6 +101,11 @@ class Marquee(commands.Bot):
             await self.sync_application_commands()
         # Build the search indexes before the gateway connects: the first autocomplete must not wait.
         await self.catalog.warm()
+        self.scheduler.start()  # it waits for the gateway's READY before its first pass
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        await super().close()
 
     def command_payload(self) -> list[dict]:
         return sorted((c.to_dict(self.tree) for c in self.tree.get_commands()), key=lambda c: c["name"])

@@ -29,8 +29,8 @@ from bot.transformers import (
     checked_list,
     checked_text,
 )
-from db import edits, packs, queries, validate
-from db.models import Person
+from db import countdowns, edits, packs, queries, validate
+from db.models import Person, Release, Title
 
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
 IMPORT_MAX_BYTES = packs.MAX_PACK_BYTES
@@ -94,6 +94,27 @@ class Admin(commands.Cog):
     async def _save(self, interaction: discord.Interaction, **changes: object) -> None:
         saved = await self.editor(interaction).set_settings(**changes)
         self.bot.remember_settings(saved)
+        if "timezone" in changes:  # posting hours are wall-clock times in the server's zone: plan again
+            for sub in await countdowns.subscriptions_in_guild(self.bot.store, saved.guild_id):
+                title = await queries.get_title(self.bot.store, sub.title_slug, sub.guild_id)
+                release = await self._release_of(title, sub.guild_id, sub.region, sub.medium) if title else None
+                if release is not None:
+                    await self.bot.scheduler.replan(sub, release)
+            self.bot.scheduler.wake()
+
+    async def _release_of(self, title: Title, guild_id: int, region: str, medium: str) -> Release | None:
+        releases = await queries.releases_for_title(self.bot.store, title, guild_id, region=region)
+        return next((r for r in releases if r.medium == medium), None)
+
+    async def _follow_release(self, interaction: discord.Interaction, title: Title, region: str, medium: str,
+                              ) -> None:
+        """Countdowns that follow this title's release now follow this server's row (moves are events)."""
+        assert interaction.guild_id is not None
+        release = await self._release_of(title, interaction.guild_id, region, medium)
+        for sub in await countdowns.subscriptions_for(self.bot.store, title.id, interaction.guild_id):
+            if release is not None and (sub.region, sub.medium) == (region, medium):
+                await self.bot.scheduler.replan(sub, release)
+        self.bot.scheduler.wake()
 
     @settings.command(name="timezone", description="The server's time zone, e.g. Europe/London")
     @app_commands.describe(timezone="An IANA time zone name (pick from the suggestions)")
@@ -190,6 +211,7 @@ class Admin(commands.Cog):
         change = await self.editor(interaction).set_release(
             title, region=region, medium=medium, date=date, time=time, timezone=zone, status=status,
             note=checked_text(note, "note", validate.NOTE_MAX))
+        await self._follow_release(interaction, title, region, medium)
         now, tz = self.bot.clock.now(), self.bot.guild_timezone(interaction.guild_id)
         when = render.when(change.new, now, tz)
         where = f"{validate.region_name(region)}, {medium}"
@@ -265,6 +287,7 @@ class Admin(commands.Cog):
             more = f"\n…and {len(exc.problems) - 8} more." if len(exc.problems) > 8 else ""
             raise UserError(f"Nothing was imported: the pack has problems.\n{shown}{more}") from None
         report = await self.editor(interaction).import_pack(pack)
+        self.bot.scheduler.wake()  # moved dates are picked up by the countdown scheduler
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report.counts.items())) or "no changes"
         moved = f" {len(report.moved)} release date(s) moved." if report.moved else ""
         await self.done(interaction, f"Imported **{render.safe(pack['pack']['name'])}**: {counts}.{moved}")

@@ -81,7 +81,7 @@ class Editor:
             await conn.execute("INSERT INTO guild_settings (guild_id) VALUES (?) ON CONFLICT (guild_id) DO NOTHING",
                                (self.guild_id,))
             for name, value in changes.items():
-                await conn.execute(f"UPDATE guild_settings SET {name} = ? WHERE guild_id = ?",  # noqa: S608
+                await conn.execute(f"UPDATE guild_settings SET {name} = ? WHERE guild_id = ?",
                                    (value, self.guild_id))
                 await self._audit(conn, "settings", None, field=name, old=getattr(before, name), new=value)
             await conn.execute("UPDATE guild_settings SET updated_at = ?, updated_by = ? WHERE guild_id = ?",
@@ -109,7 +109,7 @@ class Editor:
     async def _free_slug(self, conn: Any, table: str, name: str) -> str:
         base = validate.slugify(name) or "untitled"
         slug, n = base, 1
-        while await self._one(conn, f"SELECT 1 FROM {table} WHERE ifnull(guild_id, 0) IN (0, ?) AND slug = ?",  # noqa: S608
+        while await self._one(conn, f"SELECT 1 FROM {table} WHERE ifnull(guild_id, 0) IN (0, ?) AND slug = ?",
                               (self.guild_id, slug)):
             n += 1
             slug = f"{base[:validate.SLUG_MAX - 4]}-{n}"
@@ -165,10 +165,10 @@ class Editor:
                 if old == value:
                     continue
                 if title.guild_id == self.guild_id:
-                    await conn.execute(f"UPDATE titles SET {column} = ? WHERE id = ?", (stored, title.id))  # noqa: S608
+                    await conn.execute(f"UPDATE titles SET {column} = ? WHERE id = ?", (stored, title.id))
                 else:
                     await conn.execute(
-                        f"INSERT INTO title_overrides (guild_id, title_id, {column}) VALUES (?, ?, ?) "  # noqa: S608
+                        f"INSERT INTO title_overrides (guild_id, title_id, {column}) VALUES (?, ?, ?) "
                         f"ON CONFLICT (guild_id, title_id) DO UPDATE SET {column} = excluded.{column}",
                         (self.guild_id, title.id, stored))
                 await self._audit(conn, "edit-title", title.slug, field=field, old=old, new=value)

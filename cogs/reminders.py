@@ -1,0 +1,257 @@
+"""/reminders (admins: countdown posts in channels) and /remindme (everyone: a DM on release day)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot import countdown, render, timemath
+from bot.app import Marquee
+from bot.errors import UserError
+from bot.transformers import TitleOption
+from db import countdowns, queries
+from db.models import Release, Title
+
+MANAGE_SERVER = discord.Permissions(manage_guild=True)
+POST_PERMISSIONS = ("view_channel", "send_messages", "embed_links")
+
+
+class Reminders(commands.Cog):
+    reminders = app_commands.Group(name="reminders", description="Countdown posts in this server's channels",
+                                   default_permissions=MANAGE_SERVER, guild_only=True)
+    remindme = app_commands.Group(name="remindme", description="A DM from the bot on a title's release day",
+                                  guild_only=True)
+
+    def __init__(self, bot: Marquee) -> None:
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        command = interaction.command
+        if command is not None and command.root_parent is self.reminders and not interaction.permissions.manage_guild:
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    async def _release(self, interaction: discord.Interaction, title: Title) -> Release:
+        """The release a subscription follows: the next one, preferring the server's region."""
+        settings = self.bot.guild_settings(interaction.guild_id)
+        releases = await queries.releases_for_title(self.bot.store, title, interaction.guild_id)
+        release, upcoming = timemath.next_release(releases, self.bot.clock.now(),
+                                                  self.bot.guild_timezone(interaction.guild_id),
+                                                  region=settings.region or "US")
+        if release is None or release.value.date is None or release.value.precision != "day":
+            raise UserError(f"**{render.safe(title.name)}** has no exact release date yet, so there is nothing "
+                            "to count down to. An admin can set one with /catalog set-release.")
+        if not upcoming:
+            raise UserError(f"**{render.safe(title.name)}** is already out "
+                            f"({timemath.format_date(release.value)}); no later release is known.")
+        return release
+
+    # -- /reminders -----------------------------------------------------------------------------------
+
+    @reminders.command(name="add", description="Post countdowns for a title in a channel")
+    @app_commands.describe(title="The title to count down to", channel="Where to post",
+                           milestones="e.g. 30d,7d,1d,0 (also 12h, 15m); default 30d,14d,7d,3d,1d,0",
+                           role="A role to ping with each post (nobody is pinged otherwise)")
+    async def add(self, interaction: discord.Interaction, title: TitleOption, channel: discord.TextChannel,
+                  milestones: str | None = None, role: discord.Role | None = None) -> None:
+        assert interaction.guild is not None
+        try:
+            parsed = countdown.parse_milestones(milestones)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        perms = channel.permissions_for(interaction.guild.me)
+        missing = [p for p in POST_PERMISSIONS if not getattr(perms, p)]
+        if missing:
+            names = ", ".join(p.replace("_", " ").title() for p in missing)
+            raise UserError(f"I can't post in {channel.mention} (missing: {names}). Give me those permissions "
+                            "there, or pick another channel.")
+        if role is not None and role.is_default() and not interaction.permissions.mention_everyone:
+            raise UserError("Only members who may mention @everyone can make countdowns ping @everyone.")
+        if role is not None and not role.is_default() and role.managed:
+            raise UserError(f"{role.mention} belongs to an integration and can't be pinged; pick another role.")
+        release = await self._release(interaction, title)
+        existing = [s for s in await countdowns.subscriptions(self.bot.store, interaction.guild.id)
+                    if s.channel_id == channel.id and s.title_id == title.id]
+        if existing:
+            raise UserError(f"{channel.mention} already counts down to **{render.safe(title.name)}** "
+                            f"(id {existing[0].id}); remove it first to change it.")
+        scheduler = self.bot.scheduler
+        now = self.bot.clock.now()
+        probe = countdowns.Subscription(0, interaction.guild.id, "channel", channel.id, None, title.id, title.slug,
+                                        title.name, release.region, release.medium, countdown.canonical(parsed),
+                                        role.id if role else None, interaction.user.id, None)
+        planned = scheduler.plan(probe, release)
+        sid = await countdowns.create_subscription(
+            self.bot.store, guild_id=interaction.guild.id, kind="channel", channel_id=channel.id, user_id=None,
+            title=title, release=release, milestones=countdown.canonical(parsed), role_id=role.id if role else None,
+            created_by=interaction.user.id, planned=planned, now=now)
+        scheduler.wake()
+        upcoming = [(label, due) for label, due in planned if due > now]
+        ping = f", pinging {role.mention}" if role else " (pinging nobody)"
+        first = (f" The next post, {upcoming[0][0].split('@')[0]}, is <t:{int(upcoming[0][1].timestamp())}:R>."
+                 if upcoming else "")
+        await interaction.response.send_message(
+            f"Countdown **{sid}**: {channel.mention} will count down to **{render.safe(title.name)}** "
+            f"({timemath.format_date(release.value)}, {release.region}) at {countdown.canonical(parsed)}{ping}."
+            f"{first}", ephemeral=True)
+
+    @reminders.command(name="list", description="This server's countdowns, including paused ones")
+    async def list(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        subs = await countdowns.subscriptions(self.bot.store, interaction.guild_id)
+        if not subs:
+            await interaction.response.send_message("No countdowns yet: add one with /reminders add.",
+                                                    ephemeral=True)
+            return
+        lines = []
+        for sub in subs:
+            line = (f"**{sub.id}** · **{render.safe(sub.title_name)}** in <#{sub.channel_id}> · {sub.milestones}"
+                    + (f" · pings <@&{sub.role_id}>" if sub.role_id else ""))
+            if sub.paused_reason:
+                line += f"\n  ⏸️ Paused: {render.safe(sub.paused_reason)}. Fix it, then /reminders resume id:{sub.id}"
+            elif sub.next_due:
+                line += f"\n  Next: {sub.next_milestone.split('@')[0] if sub.next_milestone else '?'} " \
+                        f"<t:{int(sub.next_due.timestamp())}:R>"
+            else:
+                line += "\n  Nothing left to post."
+            lines.append(line)
+        from bot.ui import send_pages
+
+        await send_pages(interaction, render.paginate("Countdowns", lines=lines), ephemeral=True)
+
+    async def _own(self, interaction: discord.Interaction, subscription_id: int) -> countdowns.Subscription:
+        assert interaction.guild_id is not None
+        sub = await countdowns.subscription(self.bot.store, interaction.guild_id, subscription_id)
+        if sub is None or sub.kind != "channel":
+            raise UserError(f"There is no countdown {subscription_id} in this server: see /reminders list.")
+        return sub
+
+    @reminders.command(name="remove", description="Stop a countdown")
+    @app_commands.describe(id="The countdown's number, from /reminders list")
+    async def remove(self, interaction: discord.Interaction, id: int) -> None:
+        sub = await self._own(interaction, id)
+        await countdowns.remove_subscription(self.bot.store, sub.guild_id, sub.id, interaction.user.id,
+                                             self.bot.clock.now())
+        await interaction.response.send_message(
+            f"Countdown {sub.id} (**{render.safe(sub.title_name)}** in <#{sub.channel_id}>) removed.", ephemeral=True)
+
+    @reminders.command(name="preview", description="Show a countdown's next post without sending it")
+    @app_commands.describe(id="The countdown's number, from /reminders list")
+    async def preview(self, interaction: discord.Interaction, id: int) -> None:
+        sub = await self._own(interaction, id)
+        if not sub.next_milestone or not sub.next_due:
+            raise UserError(f"Countdown {sub.id} has nothing left to post.")
+        title = await queries.get_title(self.bot.store, sub.title_slug, sub.guild_id)
+        releases = await queries.releases_for_title(self.bot.store, title, sub.guild_id, region=sub.region) \
+            if title else []
+        release = next((r for r in releases if r.medium == sub.medium), None)
+        if release is None:
+            raise UserError(f"Countdown {sub.id} follows a release that no longer exists.")
+        label = sub.next_milestone.split("@")[0]
+        if label.startswith("moved:"):
+            text = f"A “release moved” notice for **{render.safe(sub.title_name)}**."
+        else:
+            text = countdown.milestone_line(render.safe(sub.title_name), countdown.Milestone.parse(label),
+                                            release.value)
+        ping = f"<@&{sub.role_id}>\n" if sub.role_id and sub.role_id != sub.guild_id else (
+            "@everyone\n" if sub.role_id else "")
+        await interaction.response.send_message(
+            f"Countdown {sub.id} will post this in <#{sub.channel_id}> <t:{int(sub.next_due.timestamp())}:R>:\n"
+            f">>> {ping}{text}", ephemeral=True)
+
+    @reminders.command(name="resume", description="Restart a paused countdown (permissions are checked again)")
+    @app_commands.describe(id="The countdown's number, from /reminders list")
+    async def resume(self, interaction: discord.Interaction, id: int) -> None:
+        sub = await self._own(interaction, id)
+        if not sub.paused_reason:
+            raise UserError(f"Countdown {sub.id} is not paused.")
+        channel = self.bot.get_channel(sub.channel_id or 0)
+        guild = interaction.guild
+        if not isinstance(channel, discord.TextChannel) or guild is None:
+            raise UserError("That channel no longer exists: remove this countdown and add a new one.")
+        perms = channel.permissions_for(guild.me)
+        missing = [p for p in POST_PERMISSIONS if not getattr(perms, p)]
+        if missing:
+            names = ", ".join(p.replace("_", " ").title() for p in missing)
+            raise UserError(f"I still can't post in {channel.mention} (missing: {names}).")
+        if sub.role_id and sub.role_id != sub.guild_id and guild.get_role(sub.role_id) is None:
+            raise UserError("The role it pings was deleted: remove this countdown and add a new one.")
+        await countdowns.resume(self.bot.store, sub.id, self.bot.clock.now())
+        self.bot.scheduler.wake()
+        await interaction.response.send_message(f"Countdown {sub.id} resumed.", ephemeral=True)
+
+    # -- /remindme --------------------------------------------------------------------------------------
+
+    @remindme.command(name="add", description="Get a DM from the bot on a title's release day")
+    @app_commands.describe(title="The title")
+    async def me_add(self, interaction: discord.Interaction, title: TitleOption) -> None:
+        assert interaction.guild_id is not None
+        release = await self._release(interaction, title)
+        mine = await countdowns.subscriptions(self.bot.store, interaction.guild_id, kind="dm",
+                                              user_id=interaction.user.id)
+        if any(s.title_id == title.id for s in mine):
+            raise UserError(f"You already have a reminder for **{render.safe(title.name)}**.")
+        if len(mine) >= 25:
+            raise UserError("You have 25 reminders already; remove one first.")
+        probe = countdowns.Subscription(0, interaction.guild_id, "dm", None, interaction.user.id, title.id,
+                                        title.slug, title.name, release.region, release.medium, "0", None,
+                                        interaction.user.id, None)
+        planned = self.bot.scheduler.plan(probe, release)
+        await countdowns.create_subscription(
+            self.bot.store, guild_id=interaction.guild_id, kind="dm", channel_id=None, user_id=interaction.user.id,
+            title=title, release=release, milestones="0", role_id=None, created_by=interaction.user.id,
+            planned=planned, now=self.bot.clock.now())
+        self.bot.scheduler.wake()
+        await interaction.response.send_message(
+            f"I'll DM you on release day: **{render.safe(title.name)}**, {timemath.format_date(release.value)}. "
+            "Keep DMs from this server open.", ephemeral=True)
+
+    @remindme.command(name="list", description="Your release-day reminders")
+    async def me_list(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        mine = await countdowns.subscriptions(self.bot.store, interaction.guild_id, kind="dm",
+                                              user_id=interaction.user.id)
+        if not mine:
+            await interaction.response.send_message("You have no reminders: add one with /remindme add.",
+                                                    ephemeral=True)
+            return
+        lines = [f"**{render.safe(s.title_name)}**" + (f" — <t:{int(s.next_due.timestamp())}:R>" if s.next_due
+                                                       else " — done") for s in mine]
+        await interaction.response.send_message("\n".join(lines)[:2000], ephemeral=True)
+
+    @remindme.command(name="remove", description="Cancel a release-day reminder")
+    @app_commands.describe(title="The title")
+    async def me_remove(self, interaction: discord.Interaction, title: TitleOption) -> None:
+        assert interaction.guild_id is not None
+        mine = [s for s in await countdowns.subscriptions(self.bot.store, interaction.guild_id, kind="dm",
+                                                          user_id=interaction.user.id) if s.title_id == title.id]
+        if not mine:
+            raise UserError(f"You have no reminder for **{render.safe(title.name)}**.")
+        await countdowns.remove_subscription(self.bot.store, interaction.guild_id, mine[0].id, interaction.user.id,
+                                             self.bot.clock.now())
+        await interaction.response.send_message(f"Reminder for **{render.safe(title.name)}** removed.",
+                                                ephemeral=True)
+
+    # -- the server changed under us --------------------------------------------------------------------
+
+    @commands.Cog.listener()
+    async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
+        subs = await countdowns.subscriptions_in_channel(self.bot.store, channel.id)
+        await self.bot.scheduler.pause_where(subs, "the channel was deleted")
+
+    @commands.Cog.listener()
+    async def on_guild_role_delete(self, role: discord.Role) -> None:
+        subs = await countdowns.subscriptions_with_role(self.bot.store, role.id)
+        await self.bot.scheduler.pause_where(subs, f"the role @{role.name} it pings was deleted")
+
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        subs = await countdowns.subscriptions_in_guild(self.bot.store, guild.id)
+        await self.bot.scheduler.pause_where(subs, "the bot was removed from the server")
+
+
+async def setup(bot: Marquee) -> None:
+    await bot.add_cog(Reminders(bot))

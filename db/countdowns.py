@@ -1,0 +1,322 @@
+"""Subscriptions and deliveries: the durable half of exactly-once countdown posts.
+
+A delivery goes pending -> claimed (with the nonce of the message that carries it) -> sent (with the
+message id). A crash after claiming leaves it claimed: the scheduler sends it again with the same
+nonce, and Discord (enforce_nonce) returns the message it already made instead of a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from db import models
+from db.store import Store
+
+MAX_ATTEMPTS = 5
+
+
+def iso(instant: dt.datetime) -> str:
+    return instant.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def parse(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    guild_id: int
+    kind: str
+    channel_id: int | None
+    user_id: int | None
+    title_id: int
+    title_slug: str
+    title_name: str
+    region: str
+    medium: str
+    milestones: str
+    role_id: int | None
+    created_by: int
+    paused_reason: str | None
+    next_milestone: str | None = None
+    next_due: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    subscription: Subscription
+    release_id: int
+    milestone: str
+    due_at: dt.datetime
+    state: str
+    batch: str | None
+    attempts: int
+    message_id: int | None
+    late: bool
+
+
+_SUB_SQL = (
+    "SELECT s.*, t.slug AS title_slug, coalesce(o.name, t.name) AS title_name, "
+    "(SELECT d.milestone FROM deliveries d WHERE d.subscription_id = s.id AND d.state IN ('pending', 'claimed') "
+    " ORDER BY d.due_at LIMIT 1) AS next_milestone, "
+    "(SELECT min(d.due_at) FROM deliveries d WHERE d.subscription_id = s.id AND d.state IN ('pending', 'claimed')) "
+    " AS next_due "
+    "FROM subscriptions s JOIN titles t ON t.id = s.title_id "
+    "LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = s.guild_id "
+)
+
+
+def _sub(row: Any) -> Subscription:
+    return Subscription(
+        id=row["id"], guild_id=row["guild_id"], kind=row["kind"], channel_id=row["channel_id"],
+        user_id=row["user_id"], title_id=row["title_id"], title_slug=row["title_slug"],
+        title_name=row["title_name"], region=row["region"], medium=row["medium"], milestones=row["milestones"],
+        role_id=row["role_id"], created_by=row["created_by"], paused_reason=row["paused_reason"],
+        next_milestone=row["next_milestone"], next_due=parse(row["next_due"]) if row["next_due"] else None)
+
+
+async def subscriptions(store: Store, guild_id: int, *, kind: str = "channel", user_id: int | None = None,
+                        ) -> list[Subscription]:
+    sql = _SUB_SQL + "WHERE s.guild_id = ? AND s.kind = ?"
+    params: list[Any] = [guild_id, kind]
+    if user_id is not None:
+        sql += " AND s.user_id = ?"
+        params.append(user_id)
+    return [_sub(r) for r in await store.fetchall(sql + " ORDER BY s.id", tuple(params))]
+
+
+async def subscription(store: Store, guild_id: int, subscription_id: int) -> Subscription | None:
+    row = await store.fetchone(_SUB_SQL + "WHERE s.guild_id = ? AND s.id = ?", (guild_id, subscription_id))
+    return _sub(row) if row else None
+
+
+async def subscriptions_for(store: Store, title_id: int, guild_id: int | None = None) -> list[Subscription]:
+    sql = _SUB_SQL + "WHERE s.title_id = ?"
+    params: list[Any] = [title_id]
+    if guild_id is not None:
+        sql += " AND s.guild_id = ?"
+        params.append(guild_id)
+    return [_sub(r) for r in await store.fetchall(sql, tuple(params))]
+
+
+async def subscriptions_in_channel(store: Store, channel_id: int) -> list[Subscription]:
+    return [_sub(r) for r in await store.fetchall(_SUB_SQL + "WHERE s.channel_id = ?", (channel_id,))]
+
+
+async def subscriptions_with_role(store: Store, role_id: int) -> list[Subscription]:
+    return [_sub(r) for r in await store.fetchall(_SUB_SQL + "WHERE s.role_id = ?", (role_id,))]
+
+
+async def subscriptions_in_guild(store: Store, guild_id: int) -> list[Subscription]:
+    return [_sub(r) for r in await store.fetchall(_SUB_SQL + "WHERE s.guild_id = ?", (guild_id,))]
+
+
+PlannedRow = tuple[str, dt.datetime]  # (milestone label, due instant)
+
+
+async def _insert_plan(conn: Any, subscription_id: int, release_id: int, planned: Sequence[PlannedRow],
+                       now: dt.datetime) -> None:
+    """Future milestones become pending; those already past are recorded as skipped (never posted)."""
+    for label, due in planned:
+        state = "pending" if due > now else "skipped"
+        await conn.execute(
+            "INSERT INTO deliveries (subscription_id, release_id, milestone, due_at, state, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subscription_id, release_id, milestone) DO UPDATE SET "
+            "due_at = excluded.due_at, state = excluded.state, updated_at = excluded.updated_at "
+            "WHERE deliveries.state IN ('pending', 'cancelled', 'skipped')",
+            (subscription_id, release_id, label, iso(due), state, iso(now)))
+
+
+async def create_subscription(store: Store, *, guild_id: int, kind: str, channel_id: int | None,
+                              user_id: int | None, title: models.Title, release: models.Release, milestones: str,
+                              role_id: int | None, created_by: int, planned: Sequence[PlannedRow],
+                              now: dt.datetime) -> int:
+    async with store.transaction() as conn:
+        cur = await conn.execute(
+            "INSERT INTO subscriptions (guild_id, kind, channel_id, user_id, title_id, region, medium, milestones, "
+            "role_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (guild_id, kind, channel_id, user_id, title.id, release.region, release.medium, milestones, role_id,
+             created_by, iso(now)))
+        subscription_id = int(cur.lastrowid)
+        await _insert_plan(conn, subscription_id, release.id, planned, now)
+        await conn.execute(
+            "INSERT INTO audit_log (guild_id, actor_id, at, action, title_slug, subject, new) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?)", (guild_id, created_by, iso(now), f"subscribe-{kind}", title.slug,
+                                      f"<#{channel_id}>" if channel_id else f"<@{user_id}>", milestones))
+    return subscription_id
+
+
+async def remove_subscription(store: Store, guild_id: int, subscription_id: int, actor_id: int,
+                              now: dt.datetime) -> bool:
+    async with store.transaction() as conn:
+        cur = await conn.execute("DELETE FROM subscriptions WHERE guild_id = ? AND id = ?",
+                                 (guild_id, subscription_id))
+        if cur.rowcount:
+            await conn.execute("INSERT INTO audit_log (guild_id, actor_id, at, action, subject) VALUES "
+                               "(?, ?, ?, 'unsubscribe', ?)", (guild_id, actor_id, iso(now), str(subscription_id)))
+        return bool(cur.rowcount)
+
+
+async def pause(store: Store, subscription_ids: Iterable[int], reason: str, now: dt.datetime) -> list[int]:
+    """Pause the subscriptions (not already paused); returns the ones newly paused."""
+    paused = []
+    async with store.transaction() as conn:
+        for sid in subscription_ids:
+            cur = await conn.execute("UPDATE subscriptions SET paused_reason = ?, paused_at = ? "
+                                     "WHERE id = ? AND paused_reason IS NULL", (reason, iso(now), sid))
+            if cur.rowcount:
+                paused.append(sid)
+    return paused
+
+
+async def resume(store: Store, subscription_id: int, now: dt.datetime) -> None:
+    async with store.transaction() as conn:
+        await conn.execute("UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL WHERE id = ?",
+                           (subscription_id,))
+        # Failed deliveries get another chance; the catch-up rule still posts only the latest one.
+        await conn.execute("UPDATE deliveries SET state = 'pending', attempts = 0, retry_at = NULL, batch = NULL "
+                           "WHERE subscription_id = ? AND state = 'failed' AND message_id IS NULL", (subscription_id,))
+
+
+async def replan(store: Store, sub: Subscription, release_id: int, planned: Sequence[PlannedRow],
+                 now: dt.datetime, notice: str | None) -> None:
+    """The release moved (or changed row): pending posts are recomputed; one 'moved' notice is due now."""
+    async with store.transaction() as conn:
+        await conn.execute("UPDATE deliveries SET state = 'cancelled', updated_at = ? WHERE subscription_id = ? "
+                           "AND state = 'pending'", (iso(now), sub.id))
+        await _insert_plan(conn, sub.id, release_id, planned, now)
+        if notice:
+            await conn.execute(
+                "INSERT INTO deliveries (subscription_id, release_id, milestone, due_at, state, updated_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
+                (sub.id, release_id, notice, iso(now), iso(now)))
+
+
+# -- the dispatcher's queries -----------------------------------------------------------------------------
+
+_RUNNABLE = ("s.paused_reason IS NULL AND ((d.state = 'pending' AND d.due_at <= :now) OR "
+             "(d.state = 'claimed' AND ifnull(d.retry_at, '') <= :now))")
+
+
+async def next_due(store: Store) -> dt.datetime | None:
+    """The earliest instant anything could be sent (uses the (state, due_at) index)."""
+    row = await store.fetchone(
+        "SELECT min(t) FROM (SELECT min(d.due_at) AS t FROM deliveries d JOIN subscriptions s "
+        "ON s.id = d.subscription_id WHERE d.state = 'pending' AND s.paused_reason IS NULL UNION ALL "
+        "SELECT min(ifnull(d.retry_at, d.due_at)) FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
+        "WHERE d.state = 'claimed' AND s.paused_reason IS NULL)")
+    return parse(row[0]) if row and row[0] else None
+
+
+async def runnable(store: Store, now: dt.datetime, limit: int = 500) -> list[Delivery]:
+    rows = await store.fetchall(
+        f"SELECT d.*, d.id AS d_id, {_SUB_COLUMNS} FROM deliveries d "
+        "JOIN subscriptions s ON s.id = d.subscription_id JOIN titles t ON t.id = s.title_id "
+        "LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = s.guild_id "
+        f"WHERE {_RUNNABLE} ORDER BY d.due_at, d.id LIMIT :limit", {"now": iso(now), "limit": limit})
+    out = []
+    for r in rows:
+        sub = Subscription(
+            id=r["subscription_id"], guild_id=r["s_guild"], kind=r["s_kind"], channel_id=r["s_channel"],
+            user_id=r["s_user"], title_id=r["s_title"], title_slug=r["title_slug"], title_name=r["title_name"],
+            region=r["s_region"], medium=r["s_medium"], milestones=r["s_milestones"], role_id=r["s_role"],
+            created_by=r["s_created_by"], paused_reason=None)
+        out.append(Delivery(id=r["d_id"], subscription=sub, release_id=r["release_id"], milestone=r["milestone"],
+                            due_at=parse(r["due_at"]), state=r["state"], batch=r["batch"], attempts=r["attempts"],
+                            message_id=r["message_id"], late=bool(r["late"])))
+    return out
+
+
+_SUB_COLUMNS = (
+    "s.guild_id AS s_guild, s.kind AS s_kind, s.channel_id AS s_channel, s.user_id AS s_user, "
+    "s.title_id AS s_title, s.region AS s_region, s.medium AS s_medium, s.milestones AS s_milestones, "
+    "s.role_id AS s_role, s.created_by AS s_created_by, t.slug AS title_slug, coalesce(o.name, t.name) AS title_name"
+)
+
+
+async def claim(store: Store, batches: Sequence[tuple[str, Sequence[int], Sequence[int]]],
+                skipped: Sequence[int], now: dt.datetime) -> None:
+    """Claim each batch (nonce, delivery ids, of which late) and record the skipped ones, in one transaction."""
+    async with store.transaction() as conn:
+        for nonce, ids, late in batches:
+            for delivery_id in ids:
+                await conn.execute(
+                    "UPDATE deliveries SET state = 'claimed', batch = ?, late = ?, updated_at = ? "
+                    "WHERE id = ? AND state IN ('pending', 'claimed')",
+                    (nonce, int(delivery_id in late), iso(now), delivery_id))
+        for delivery_id in skipped:
+            await conn.execute("UPDATE deliveries SET state = 'skipped', updated_at = ? WHERE id = ? "
+                               "AND state = 'pending'", (iso(now), delivery_id))
+
+
+async def mark_sent(store: Store, ids: Sequence[int], message_id: int, now: dt.datetime) -> None:
+    async with store.transaction() as conn:
+        for delivery_id in ids:
+            await conn.execute("UPDATE deliveries SET state = 'sent', message_id = ?, error = NULL, updated_at = ? "
+                               "WHERE id = ?", (message_id, iso(now), delivery_id))
+
+
+async def mark_retry(store: Store, ids: Sequence[int], error: str, retry_at: dt.datetime | None,
+                     now: dt.datetime) -> None:
+    """Count an attempt; the batch keeps its nonce. retry_at None: give up (failed)."""
+    async with store.transaction() as conn:
+        for delivery_id in ids:
+            if retry_at is None:
+                await conn.execute("UPDATE deliveries SET state = 'failed', attempts = attempts + 1, error = ?, "
+                                   "updated_at = ? WHERE id = ?", (error[:500], iso(now), delivery_id))
+            else:
+                await conn.execute("UPDATE deliveries SET attempts = attempts + 1, retry_at = ?, error = ?, "
+                                   "updated_at = ? WHERE id = ?", (iso(retry_at), error[:500], iso(now), delivery_id))
+
+
+async def release_claims(store: Store, ids: Sequence[int], now: dt.datetime) -> None:
+    """Put claimed rows back to pending (their subscription was paused before anything was sent)."""
+    async with store.transaction() as conn:
+        for delivery_id in ids:
+            await conn.execute("UPDATE deliveries SET state = 'pending', batch = NULL, updated_at = ? "
+                               "WHERE id = ? AND message_id IS NULL", (iso(now), delivery_id))
+
+
+async def delivery_counts(store: Store) -> dict[str, int]:
+    return {r["state"]: r["n"] for r in await store.fetchall(
+        "SELECT state, count(*) AS n FROM deliveries GROUP BY state")}
+
+
+# -- release moves ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    id: int
+    release_id: int
+    guild_id: int | None
+    title_id: int
+    region: str
+    medium: str
+    old: models.ReleaseValue
+    new: models.ReleaseValue
+
+
+def _move_value(date: str | None, time: str | None, tz: str | None) -> models.ReleaseValue:
+    return models.ReleaseValue(date=dt.date.fromisoformat(date) if date else None,
+                               precision="day" if date else "unknown",
+                               time=dt.time.fromisoformat(time) if time else None, timezone=tz)
+
+
+async def unseen_moves(store: Store) -> list[Move]:
+    seen = int(await store.get_meta("scheduler.moves_seen") or 0)
+    rows = await store.fetchall(
+        "SELECT m.*, r.title_id, r.region, r.medium FROM release_moves m JOIN releases r ON r.id = m.release_id "
+        "WHERE m.id > ? ORDER BY m.id", (seen,))
+    return [Move(r["id"], r["release_id"], r["guild_id"], r["title_id"], r["region"], r["medium"],
+                 _move_value(r["old_date"], r["old_time"], r["old_tz"]),
+                 _move_value(r["new_date"], r["new_time"], r["new_tz"])) for r in rows]
+
+
+async def mark_moves_seen(store: Store, move_id: int) -> None:
+    await store.set_meta("scheduler.moves_seen", str(move_id))
