@@ -54,6 +54,7 @@ class Scheduler:
         self.wake_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.passes = 0  # for tests and the benchmark: how often it woke up
+        self.sleeping = False  # between passes (tests wait for this after moving the clock)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -90,6 +91,7 @@ class Scheduler:
         target = min(instant, limit) if instant else limit
         if target <= now:
             return
+        self.sleeping = True
         waits = [asyncio.ensure_future(self.wake_event.wait())]
         changed = getattr(self.bot.clock, "changed", None)
         if isinstance(changed, asyncio.Event):  # a held clock (tests, playground): wake when it moves
@@ -97,6 +99,7 @@ class Scheduler:
         try:
             await asyncio.wait(waits, timeout=(target - now).total_seconds(), return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self.sleeping = False
             for waiter in waits:
                 waiter.cancel()
 
@@ -201,6 +204,10 @@ class Scheduler:
             sub = delivery.subscription
             title = render.safe(sub.title_name, 100)
             release = await self._release(sub, delivery.release_id)
+            if sub.role_id == sub.guild_id:
+                everyone = True
+            elif sub.role_id and sub.role_id not in roles:
+                roles.append(sub.role_id)
             if delivery.milestone.startswith("moved:"):
                 move = await self.store.fetchone("SELECT * FROM release_moves WHERE id = ?",
                                                  (int(delivery.milestone.split(":", 1)[1]),))
@@ -212,11 +219,6 @@ class Scheduler:
                 continue
             milestone = countdown.Milestone.parse(label_of(delivery.milestone))
             lines.append(countdown.milestone_line(title, milestone, release.value, late=delivery.late))
-            if sub.role_id:
-                if sub.role_id == sub.guild_id:
-                    everyone = True
-                elif sub.role_id not in roles:
-                    roles.append(sub.role_id)
         prefix = " ".join(["@everyone"] * everyone + [f"<@&{r}>" for r in roles])
         content = (prefix + "\n" if prefix else "") + "\n".join(lines or ["(nothing to announce)"])
         mentions = discord.AllowedMentions(everyone=everyone, users=False, replied_user=False,

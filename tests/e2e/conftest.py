@@ -24,6 +24,7 @@ class World:
     home: DemoServer
     other: DemoServer
     mods: DemoServer  # where the admin tests edit the catalog, so the other modules see the shipped data
+    countdown: DemoServer  # where the countdown tests subscribe and move the clock
 
     async def run(self, command: str, options: dict | None = None, *, member=None, channel=None, server=None,
                   **kwargs):
@@ -49,7 +50,8 @@ async def world(tmp_path_factory):
         home = add_demo_server(dc, "Wick Fans")
         other = add_demo_server(dc, "Other Fans")
         mods = add_demo_server(dc, "Moderated Fans")
+        countdown = add_demo_server(dc, "Countdown Fans")
         database = tmp_path_factory.mktemp("e2e") / "marquee.sqlite3"
-        guilds = (home.guild, other.guild, mods.guild)
+        guilds = (home.guild, other.guild, mods.guild, countdown.guild)
         async with running_bot(dc, database=database, clock=clock, guilds=guilds) as bot:
-            yield World(dc, bot, clock, home, other, mods)
+            yield World(dc, bot, clock, home, other, mods, countdown)
