@@ -202,7 +202,7 @@ class LoopbackDiscord:
         self._gateway_log: list[dict[str, Any]] = []
         self._gateway_received: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
-        self._slow: list[tuple[str | None, float]] = []
+        self._slow: list[tuple[str | None, float, bool]] = []
         self.ratelimiter = RateLimiter()
 
         # plumbing
@@ -848,9 +848,10 @@ class LoopbackDiscord:
         Buckets: message-create, message-edit, message-delete, webhook, webhook-messages."""
         self.ratelimiter.overrides[bucket] = (limit, per)
 
-    def slow(self, route: str | None, seconds: float) -> None:
-        """Delay responses of routes whose path contains ``route`` (None: every route)."""
-        self._slow.append((route, seconds))
+    def slow(self, route: str | None, seconds: float, *, after: bool = False) -> None:
+        """Delay responses of routes whose path contains ``route`` (None: every route). ``after=True``:
+        do the work first and hold back only the answer (the client is cut off after Discord acted)."""
+        self._slow.append((route, seconds, after))
 
     def drop_gateway(self, resume: bool = True) -> asyncio.Task[None]:
         """Close the bot's websocket. resume=True: close code 4000, the client RESUMEs and gets what it
@@ -1454,8 +1455,8 @@ class LoopbackDiscord:
             await self._read_body(request, ctx)
             rec.json = ctx.json
             rec.files = list(ctx.files)
-            for route, seconds in list(self._slow):
-                if route is None or route in rel:
+            for route, seconds, after in list(self._slow):
+                if not after and (route is None or route in rel):
                     await asyncio.sleep(seconds)
             if auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise DiscordError(401, 0, "401: Unauthorized")
@@ -1468,6 +1469,9 @@ class LoopbackDiscord:
                     self.ratelimiter.check_global()
                 headers.update(self.ratelimiter.check(bucket_for(ctx.method, template), _major(ctx.params)))
             status, body = await fn(ctx)
+            for route, seconds, after in list(self._slow):
+                if after and (route is None or route in rel):
+                    await asyncio.sleep(seconds)
         except DiscordError as err:
             status, body = err.status, err.body()
             headers.update(err.headers)
