@@ -22,7 +22,7 @@ def start(dc: LoopbackDiscord, tmp_path: Path, guild_id: int, name: str):
     env.update({"DISCORD_TOKEN": dc.token, "DISCORD_API_BASE_URL": dc.base_url,
                 "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": str(tmp_path / "bot.sqlite3"),
                 "MARQUEE_DEV_GUILD": str(guild_id), "MARQUEE_LOG_LEVEL": "INFO"})
-    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed when the process ends
+    log = open(tmp_path / f"{name}.log", "wb")
     return asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
                                           stdout=log, stderr=log)
 
@@ -35,9 +35,9 @@ def rows(tmp_path: Path, sql: str, params=()) -> list[tuple]:
         conn.close()
 
 
-async def until(check, timeout: float = 30.0):
+async def until(check, seconds: float = 30.0):
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + seconds
     while loop.time() < deadline:
         value = check()
         if value:
@@ -81,7 +81,7 @@ async def test_sigkill_between_sending_and_recording_loses_nothing_and_posts_onc
         # 3. A second run posts it, but Discord's answer is held back and the process is killed hard.
         dc.slow(f"/channels/{news.id}/messages", 60, after=True)
         second = await start(dc, tmp_path, server.guild.id, "second")
-        await until(lambda: dc.messages(news, include_interactions=False), timeout=60)
+        await until(lambda: dc.messages(news, include_interactions=False), seconds=60)
         second.send_signal(signal.SIGKILL)
         await asyncio.wait_for(second.wait(), 30)
         [(state, message_id, batch)] = rows(tmp_path, "SELECT state, message_id, batch FROM deliveries")
@@ -91,7 +91,7 @@ async def test_sigkill_between_sending_and_recording_loses_nothing_and_posts_onc
         # 4. A third run finishes the job: same nonce, so Discord returns the first message.
         third = await start(dc, tmp_path, server.guild.id, "third")
         try:
-            await until(lambda: rows(tmp_path, "SELECT 1 FROM deliveries WHERE state = 'sent'"), timeout=60)
+            await until(lambda: rows(tmp_path, "SELECT 1 FROM deliveries WHERE state = 'sent'"), seconds=60)
         finally:
             third.send_signal(signal.SIGTERM)
             await asyncio.wait_for(third.wait(), 30)
