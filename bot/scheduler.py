@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 MAX_SLEEP = dt.timedelta(hours=6)  # well under asyncio's ~48-day limit; a cheap look every 6 hours
 LATE_AFTER = dt.timedelta(minutes=5)
 RETRY_BASE = dt.timedelta(seconds=30)
+# Discord allows 50 requests per second per bot (interaction answers are exempt): posting stays a little
+# under it, so a burst of due posts never causes a 429 of our own.
+POSTS_PER_SECOND = 48.0
 LOST_ACCESS = {10003: "the channel was deleted", 50001: "I can no longer see the channel",
                50013: "I lost the permission to post there", 50007: "the member does not accept DMs"}
 
@@ -55,6 +58,7 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self.passes = 0  # for tests and the benchmark: how often it woke up
         self.sleeping = False  # between passes (tests wait for this after moving the clock)
+        self.pacer = Pacer(POSTS_PER_SECOND)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -170,6 +174,7 @@ class Scheduler:
         try:
             content, mentions = await self._compose(items)
             destination = await self._destination(sub)
+            await self.pacer.wait()
             message = await destination.send(content, allowed_mentions=mentions, nonce=nonce)
         except discord.HTTPException as exc:
             await self._failed(items, exc)
@@ -323,6 +328,21 @@ class Scheduler:
             key += f"T{release.value.time:%H:%M}"
         return [(f"{m.label}@{key}", due) for m, due in countdown.plan(release.value, milestones, tz,
                                                                           settings.posting_hour)]
+
+
+class Pacer:
+    """At most `rate` sends per second of real (loop) time: rate limits are physical, not the bot's clock."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._next > now:
+            await asyncio.sleep(self._next - now)
+        self._next = max(now, self._next) + self.interval
 
 
 class _Gone(Exception):

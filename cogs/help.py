@@ -20,6 +20,10 @@ EXAMPLES = {
     "timeline": "/timeline order:story",
     "countdown": "/countdown title:Ballerina",
     "help": "/help",
+    "remindme": "/remindme add title:Ballerina",
+    "reminders": "/reminders add title:Ballerina channel:#release-news milestones:30d,7d,1d,0",
+    "settings": "/settings timezone timezone:Europe/London",
+    "catalog": "/catalog set-release title:Ballerina date:2025-06-06 region:US",
 }
 
 

@@ -1,0 +1,191 @@
+"""Countdown dispatch at scale (a script, not a test).
+
+100,000 subscriptions across 1,000 titles and 10,000 channels (100 servers x 100 channels, 10 titles per
+channel), all due in the same minute, posted by a real `marquee run` process against the loopback Discord
+with its rate limits on (50 requests/s per bot, 5 messages per 5 s per channel). Prints:
+
+- the time to find the due deliveries (the dispatcher's query, and the next-due look-up),
+- posts per second against the allowed rate, and how many 429s the bot caused,
+- the bot process's peak RSS,
+- the CPU the bot process uses while nothing is due.
+
+    python bench/countdown_scale.py                 # the full run (about 4-5 minutes)
+    python bench/countdown_scale.py --channels 500  # a quick one
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bot.clock import SystemClock  # noqa: E402
+from db import countdowns, packs  # noqa: E402
+from db.store import Store  # noqa: E402
+from playground.loopback import LoopbackDiscord  # noqa: E402
+
+ALLOWED_PER_SECOND = 50.0
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def build_world(dc: LoopbackDiscord, servers: int, channels_per_server: int):
+    guilds, channels = [], []
+    for g in range(servers):
+        guild = dc.add_guild(f"Scale {g}")
+        guilds.append(guild)
+        for c in range(channels_per_server):
+            channels.append((guild.id, guild.add_text_channel(f"news-{c}").id))
+    return guilds, channels
+
+
+async def prepare_database(path: Path, channels: list[tuple[int, int]], titles: int, per_channel: int,
+                           due: dt.datetime) -> None:
+    async with Store.open(path) as store:
+        await packs.load_builtin_packs(store, now=SystemClock().now())
+        date = (due + dt.timedelta(days=1)).date().isoformat()
+        stamp = countdowns.iso(SystemClock().now())
+        async with store.transaction() as conn:
+            franchise = (await (await conn.execute("SELECT id FROM franchises LIMIT 1")).fetchone())[0]
+            release_ids = []
+            for t in range(titles):
+                cur = await conn.execute(
+                    "INSERT INTO titles (guild_id, franchise_id, slug, name, kind, status) VALUES "
+                    "(NULL, ?, ?, ?, 'film', 'announced')", (franchise, f"scale-{t}", f"Scale Title {t}"))
+                cur = await conn.execute(
+                    "INSERT INTO releases (guild_id, title_id, region, medium, date, precision, status, as_of) "
+                    "VALUES (NULL, ?, 'US', 'theatrical', ?, 'day', 'confirmed', ?)", (cur.lastrowid, date, date))
+                release_ids.append(cur.lastrowid)
+            title_ids = [r[0] for r in await (await conn.execute(
+                "SELECT title_id FROM releases WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
+                (str(release_ids),))).fetchall()]
+            subs, deliveries = [], []
+            sid = 0
+            for index, (guild_id, channel_id) in enumerate(channels):
+                for k in range(per_channel):
+                    t = (index * per_channel + k) % titles
+                    sid += 1
+                    subs.append((sid, guild_id, channel_id, title_ids[t], stamp))
+                    deliveries.append((sid, release_ids[t], f"1d@{date}", countdowns.iso(due), stamp))
+            await conn.executemany(
+                "INSERT INTO subscriptions (id, guild_id, kind, channel_id, title_id, region, medium, milestones, "
+                "created_by, created_at) VALUES (?, ?, 'channel', ?, ?, 'US', 'theatrical', '1d', 1, ?)", subs)
+            await conn.executemany(
+                "INSERT INTO deliveries (subscription_id, release_id, milestone, due_at, state, updated_at) "
+                "VALUES (?, ?, ?, ?, 'pending', ?)", deliveries)
+
+
+async def time_queries(path: Path, due: dt.datetime) -> dict[str, float]:
+    async with Store.open(path) as store:
+        after = due + dt.timedelta(seconds=1)
+        samples_next, samples_batch = [], []
+        for _ in range(20):
+            start = time.perf_counter()
+            await countdowns.next_due(store)
+            samples_next.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            batch = await countdowns.runnable(store, after, 500)
+            samples_batch.append(time.perf_counter() - start)
+        assert len(batch) == 500
+        return {"next_due_ms": statistics.median(samples_next) * 1000,
+                "first_500_due_ms": statistics.median(samples_batch) * 1000}
+
+
+def proc_stat(pid: int) -> tuple[float, int]:
+    """(CPU seconds used, peak RSS in KiB) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / TICKS
+    peak = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                if line.startswith("VmHWM:"))
+    return cpu, peak
+
+
+def count_sent(path: Path) -> int:
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return conn.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", type=int, default=100)
+    parser.add_argument("--channels", type=int, default=10_000, help="channels in all")
+    parser.add_argument("--titles", type=int, default=1_000)
+    parser.add_argument("--per-channel", type=int, default=10, help="subscriptions per channel")
+    parser.add_argument("--idle-seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    per_server = max(1, args.channels // args.servers)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Path(tmp) / "scale.sqlite3"
+        async with LoopbackDiscord() as dc:
+            dc.rate_limits = True
+            guilds, channels = build_world(dc, args.servers, per_server)
+            due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+            t0 = time.perf_counter()
+            await prepare_database(database, channels, args.titles, args.per_channel, due)
+            total = len(channels) * args.per_channel
+            print(f"catalog: {args.titles:,} titles; {total:,} subscriptions in {len(channels):,} channels of "
+                  f"{len(guilds)} servers, all due at {due:%H:%M:%S} UTC (set up in {time.perf_counter() - t0:.1f} s)")
+            for name, value in (await time_queries(database, due)).items():
+                print(f"  {name:<20} {value:8.2f} ms")
+
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MARQUEE_"))}
+            env.update({"DISCORD_TOKEN": dc.token, "DISCORD_API_BASE_URL": dc.base_url,
+                        "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": str(database),
+                        "MARQUEE_DEV_GUILD": str(guilds[0].id), "MARQUEE_LOG_LEVEL": "WARNING"})
+            log = open(Path(tmp) / "bot.log", "wb")  # noqa: ASYNC230 - once, before the measurement
+            bot = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp,
+                                                       stdout=log, stderr=log)
+            try:
+                await dc.wait_until_ready(timeout=120)
+                await asyncio.sleep(max(0.0, (due - dt.datetime.now(dt.UTC)).total_seconds()))
+                started = time.perf_counter()
+                expected = len(channels)  # one message per channel: its ten due posts are combined
+                while True:
+                    await asyncio.sleep(1.0)
+                    sent = await asyncio.to_thread(count_sent, database)
+                    if sent >= total:
+                        break
+                    if time.perf_counter() - started > 1800:
+                        print("gave up after 30 minutes")
+                        break
+                elapsed = time.perf_counter() - started
+                posts = [m for _, ch in channels for m in dc.messages(ch, include_interactions=False)]
+                stamps = sorted(m.created_at for m in posts)
+                span = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else elapsed
+                rate = (len(posts) - 1) / span if span else float("nan")
+                own_429 = [r for r in dc.requests if r.status == 429 and "/messages" in r.path]
+                _, peak_kib = proc_stat(bot.pid)
+                cpu_before, _ = proc_stat(bot.pid)
+                await asyncio.sleep(args.idle_seconds)
+                cpu_after, _ = proc_stat(bot.pid)
+                print(f"posts: {len(posts):,} messages (expected {expected:,}) carrying {sent:,} deliveries, "
+                      f"in {elapsed:.1f} s from the due minute")
+                print(f"  rate             {rate:8.1f} posts/s = {rate / ALLOWED_PER_SECOND:6.1%} of Discord's "
+                      f"{ALLOWED_PER_SECOND:.0f}/s (target >= 90%)")
+                print(f"  429s caused      {len(own_429):8d} (target 0)")
+                print(f"  duplicates       {len(posts) - len({(m.channel_id) for m in posts}):8d}")
+                print(f"  peak RSS         {peak_kib / 1024:8.1f} MB (target < 200 MB)")
+                idle = (cpu_after - cpu_before) / args.idle_seconds
+                print(f"  idle CPU         {idle:8.2%} of one core over {args.idle_seconds:.0f} s with nothing due")
+            finally:
+                bot.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(bot.wait(), 60)
+                log.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
