@@ -42,13 +42,23 @@ def _echo(value: str) -> str:
     return safe(value, 60) or "that"
 
 
+def _query(value: str, noun: str, example: str) -> str:
+    """What the member typed for a title or a name, checked before any search."""
+    value = value.strip()
+    if not value:
+        raise UserError(f"Type a {noun}, for example `{example}`.")
+    if len(value) > QUERY_MAX:
+        raise UserError(f"That is {len(value):,} characters; a {noun} is at most {QUERY_MAX}.")
+    return value
+
+
+def _choices(entries: list[models.SearchEntry]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=choice_name(e.name, e.extra), value=e.slug) for e in entries[:CHOICES_MAX]]
+
+
 class TitleTransformer(app_commands.Transformer):
     async def transform(self, interaction: discord.Interaction, value: str) -> models.Title:
-        value = value.strip()
-        if not value:
-            raise UserError("Type a title, for example `Ballerina`.")
-        if len(value) > QUERY_MAX:
-            raise UserError(f"That is {len(value):,} characters; titles are at most {QUERY_MAX}.")
+        value = _query(value, "title", "Ballerina")
         title, suggestions = await _bot(interaction).catalog.find_title(interaction.guild_id, value)
         if title is None:
             raise NotFound(f"No title matches “{_echo(value)}”.", tuple(safe(s, 100) for s in suggestions))
@@ -58,21 +68,15 @@ class TitleTransformer(app_commands.Transformer):
                            ) -> list[app_commands.Choice[str]]:
         bot = _bot(interaction)
         value = value.strip()[:QUERY_MAX]
-        if not value:
-            entries = await bot.catalog.title_presets(interaction.guild_id, bot.clock.now(),
-                                                      bot.guild_timezone(interaction.guild_id))
-        else:
-            entries = [h.entry for h in await bot.catalog.search_titles(interaction.guild_id, value, CHOICES_MAX)]
-        return [app_commands.Choice(name=choice_name(e.name, e.extra), value=e.slug) for e in entries[:CHOICES_MAX]]
+        if not value:  # before anything is typed: upcoming releases first, then the latest
+            return _choices(await bot.catalog.title_presets(interaction.guild_id, bot.clock.now(),
+                                                            bot.guild_timezone(interaction.guild_id)))
+        return _choices([h.entry for h in await bot.catalog.search_titles(interaction.guild_id, value, CHOICES_MAX)])
 
 
 class PersonTransformer(app_commands.Transformer):
     async def transform(self, interaction: discord.Interaction, value: str) -> models.Person:
-        value = value.strip()
-        if not value:
-            raise UserError("Type a name, for example `Keanu Reeves`.")
-        if len(value) > QUERY_MAX:
-            raise UserError(f"That is {len(value):,} characters; names are at most {QUERY_MAX}.")
+        value = _query(value, "name", "Keanu Reeves")
         person, suggestions = await _bot(interaction).catalog.find_person(interaction.guild_id, value)
         if person is None:
             raise NotFound(f"Nobody in the catalog matches “{_echo(value)}”.",
@@ -83,13 +87,9 @@ class PersonTransformer(app_commands.Transformer):
                            ) -> list[app_commands.Choice[str]]:
         bot = _bot(interaction)
         value = value.strip()[:QUERY_MAX]
-        hits = await bot.catalog.search_people(interaction.guild_id, value or "a", CHOICES_MAX) if value else []
-        if not value:
-            # Presets: the people with the most credits in the catalog would need a query; the top
-            # of the alphabetical list is less useful than a hint, so offer the lead cast of presets.
-            entries = await bot.catalog.people_presets(interaction.guild_id, CHOICES_MAX)
-            return [app_commands.Choice(name=choice_name(e.name), value=e.slug) for e in entries]
-        return [app_commands.Choice(name=choice_name(h.entry.name), value=h.entry.slug) for h in hits]
+        if not value:  # before anything is typed: the people with the most credits
+            return _choices(await bot.catalog.people_presets(interaction.guild_id, CHOICES_MAX))
+        return _choices([h.entry for h in await bot.catalog.search_people(interaction.guild_id, value, CHOICES_MAX)])
 
 
 class RegionTransformer(app_commands.Transformer):
