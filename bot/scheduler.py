@@ -58,6 +58,7 @@ class Scheduler:
         self._task: asyncio.Task[None] | None = None
         self.passes = 0  # for tests and the benchmark: how often it woke up
         self.sleeping = False  # between passes (tests wait for this after moving the clock)
+        self.checked_at: dt.datetime | None = None  # the clock reading of the last "nothing more is due"
         self.pacer = Pacer(POSTS_PER_SECOND)
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -118,9 +119,11 @@ class Scheduler:
             now = self.bot.clock.now()
             due = await countdowns.runnable(self.store, now)
             if not due:
+                self.checked_at = now
                 return sent
             sent += await self._dispatch(due, now)
-            if len(due) < 500:
+            if len(due) < 500:  # that was everything due by `now`
+                self.checked_at = now
                 return sent
 
     async def _dispatch(self, due: list[Delivery], now: dt.datetime) -> int:

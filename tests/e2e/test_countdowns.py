@@ -23,6 +23,13 @@ def at(day: int, hour: int = 14, minute: int = 0, second: int = 0, month: int = 
     return dt.datetime(2026, month, day, hour, minute, second, tzinfo=UTC)
 
 
+async def _state(world) -> str:
+    rows = await world.bot.store.fetchall("SELECT id, milestone, due_at, state FROM deliveries ORDER BY id")
+    scheduler = world.bot.scheduler
+    return (f"passes {scheduler.passes}, sleeping {scheduler.sleeping}, checked {scheduler.checked_at}, "
+            f"deliveries {[tuple(r) for r in rows]}")
+
+
 async def settle(world, before: int | None = None) -> None:
     """Wait until the scheduler has run a pass since `before` and gone back to sleep."""
     scheduler = world.bot.scheduler
@@ -31,13 +38,18 @@ async def settle(world, before: int | None = None) -> None:
         await asyncio.sleep(0.01)
         if scheduler.passes > before and scheduler.sleeping:
             return
-    raise AssertionError("the scheduler did not settle")
+    raise AssertionError(f"the scheduler did not settle: {await _state(world)}")
 
 
 async def advance(world, instant: dt.datetime) -> None:
-    before = world.bot.scheduler.passes
+    """Move the bot's clock and wait until the scheduler has handled everything due by then."""
+    scheduler = world.bot.scheduler
     world.clock.set(instant)
-    await settle(world, before)
+    for _ in range(500):
+        await asyncio.sleep(0.01)
+        if scheduler.sleeping and scheduler.checked_at is not None and scheduler.checked_at >= instant:
+            return
+    raise AssertionError(f"the scheduler did not catch up with {instant}: {await _state(world)}")
 
 
 def posts(world, channel="release-news"):
@@ -219,3 +231,63 @@ async def test_a_crash_between_sending_and_recording_does_not_post_twice(world, 
     assert len(after) == before  # no second message
     state = await world.bot.store.fetchone("SELECT state, message_id FROM deliveries WHERE id = ?", (delivery_id,))
     assert state["state"] == "sent" and state["message_id"] == first.id
+
+
+async def _subscribe(world, channel, title, milestones, date):
+    server = world.countdown
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "catalog add-title", {"title": title})
+    slug = r.message.text.split("`")[1]
+    await world.dc.run_command(server.guild, server.general, server.admin, "catalog set-release",
+                               {"title": slug, "date": date, "region": "US"})
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders add",
+                                   {"title": slug, "channel": channel, "milestones": milestones})
+    assert "will count down" in r.message.text, r.message.text
+    return int(r.message.text.split("**")[1])
+
+
+async def test_posts_due_together_in_one_channel_are_one_message(world, film):
+    server = world.countdown
+    channel = server.guild.add_text_channel("together")
+    await asyncio.sleep(0.1)
+    await _subscribe(world, channel, "Twin One", "1d", "2027-02-10")
+    await _subscribe(world, channel, "Twin Two", "1d", "2027-02-10")
+    await advance(world, at(9, 14, month=2).replace(year=2027))
+    [post] = world.dc.messages(channel, include_interactions=False)
+    assert "**Twin One** comes out tomorrow" in post.content and "**Twin Two** comes out tomorrow" in post.content
+
+
+async def test_discord_errors_are_retried_with_backoff_then_reported(world, film):
+    server = world.countdown
+    channel = server.guild.add_text_channel("flaky")
+    await asyncio.sleep(0.1)
+    await _subscribe(world, channel, "Flaky Film", "1d", "2027-03-10")
+    fault = world.dc.fail_channel(channel, status=429, retry_after=0.01, method="POST")
+    start = at(9, 15, month=3).replace(year=2027)
+    await advance(world, start)
+    for step in range(1, 8):  # discord.py gives up on each attempt; the bot backs off 30 s, 60 s, 120 s, ...
+        await advance(world, start + dt.timedelta(minutes=10 * step))
+    [row] = await world.bot.store.fetchall(
+        "SELECT d.state, d.attempts, d.error FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
+        "WHERE s.channel_id = ?", (channel.id,))
+    assert row["state"] == "failed" and row["attempts"] == countdowns.MAX_ATTEMPTS and "429" in row["error"]
+    alert = world.dc.messages(server.general, include_interactions=False)[-1]
+    assert "could not be delivered after 5 attempts" in alert.content
+    world.dc.clear_faults()
+    del fault
+    assert world.dc.messages(channel, include_interactions=False) == []
+
+
+async def test_a_deleted_channel_pauses_its_countdowns(world, film):
+    server = world.countdown
+    channel = server.guild.add_text_channel("doomed")
+    await asyncio.sleep(0.1)
+    sid = await _subscribe(world, channel, "Doomed Film", "1d", "2027-04-10")
+    server.guild.delete_channel(channel)
+    for _ in range(100):
+        await asyncio.sleep(0.02)
+        sub = await countdowns.subscription(world.bot.store, server.guild.id, sid)
+        if sub.paused_reason:
+            break
+    assert sub.paused_reason == "the channel was deleted"
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders list", {})
+    assert "Paused: the channel was deleted" in r.message.text
