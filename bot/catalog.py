@@ -24,7 +24,7 @@ EntryLoader = Callable[[Store, int | None], Awaitable[list[models.SearchEntry]]]
 @dataclass(slots=True)
 class _Cached:
     index: SearchIndex
-    generation: int
+    generation: tuple[int, int]
 
 
 class _Indexes:
@@ -43,7 +43,7 @@ class _Indexes:
             return await asyncio.to_thread(SearchIndex, entries)
         return SearchIndex(entries)
 
-    async def _refresh_global(self, generation: int) -> None:
+    async def _refresh_global(self, generation: tuple[int, int]) -> None:
         try:
             index = await self._build(None)
         except Exception:
@@ -52,7 +52,7 @@ class _Indexes:
         self._global = _Cached(index, generation)
 
     async def get(self, guild_id: int | None) -> list[SearchIndex]:
-        generation = self.store.generation
+        generation = await self.store.version_token()
         if self._global is None:
             await self._refresh_global(generation)
         elif self._global.generation != generation and (self._rebuild is None or self._rebuild.done()):

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_SLEEP = dt.timedelta(hours=6)  # well under asyncio's ~48-day limit; a cheap look every 6 hours
+# Well under asyncio's ~48-day limit. The look every 15 minutes costs one index look-up, and picks up
+# what another process changed (an operator's `marquee db import` that moved a date).
+MAX_SLEEP = dt.timedelta(minutes=15)
 LATE_AFTER = dt.timedelta(minutes=5)
 RETRY_BASE = dt.timedelta(seconds=30)
 # Discord allows 50 requests per second per bot (interaction answers are exempt): posting stays a little

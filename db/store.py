@@ -65,6 +65,7 @@ class Store:
         self._write_lock = asyncio.Lock()
         # Bumped after every committed write, so in-memory caches (the search index) know to rebuild.
         self.generation = 0
+        self._external = (0, -1.0)  # (PRAGMA data_version, when it was read)
 
     @classmethod
     @asynccontextmanager
@@ -105,6 +106,18 @@ class Store:
             else:
                 await self.conn.execute("COMMIT")
                 self.generation += 1
+
+    async def version_token(self, max_age: float = 2.0) -> tuple[int, int]:
+        """Changes by this process (generation) and by other processes (SQLite's data_version, which moves
+        when another connection commits, e.g. `marquee db import` while the bot runs; read at most every
+        `max_age` seconds)."""
+        now = asyncio.get_running_loop().time()
+        version, read_at = self._external
+        if now - read_at > max_age:
+            row = await self.fetchone("PRAGMA data_version")
+            version = int(row[0]) if row else 0
+            self._external = (version, now)
+        return self.generation, version
 
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, params) as cur:
