@@ -84,3 +84,25 @@ def test_help_lists_the_subcommands(tmp_path):
     db_help = _run(["db", "--help"], tmp_path).stdout
     for word in ("migrate", "check", "backup", "import", "export"):
         assert word in db_help
+
+
+def test_db_commands_round_trip_a_pack(tmp_path):
+    env = {"MARQUEE_DATABASE": str(tmp_path / "m.sqlite3")}
+    assert _run(["db", "migrate"], tmp_path, env).returncode == 0
+    check = _run(["db", "check"], tmp_path, env)
+    assert check.returncode == 0 and "ok" in check.stdout
+    assert _run(["db", "export", "-o", "jw.toml"], tmp_path, env).returncode == 0
+    original = (tmp_path / "jw.toml").read_text()
+    again = _run(["db", "import", "jw.toml"], tmp_path, env)
+    assert "already loaded; nothing changed" in again.stdout
+    moved = original.replace("version = 1", "version = 2", 1).replace("date = 2025-06-06", "date = 2025-06-20", 1)
+    (tmp_path / "jw2.toml").write_text(moved)
+    result = _run(["db", "import", "jw2.toml"], tmp_path, env)
+    assert result.returncode == 0 and "release moved: ballerina US theatrical: 2025-06-06 -> 2025-06-20" in result.stdout
+    exported = _run(["db", "export"], tmp_path, env).stdout
+    assert "version = 2" in exported and "date = 2025-06-20" in exported
+    assert _run(["db", "backup", "copy.sqlite3"], tmp_path, env).returncode == 0
+    assert _run(["db", "check"], tmp_path, {"MARQUEE_DATABASE": str(tmp_path / "copy.sqlite3")}).returncode == 0
+    (tmp_path / "bad.toml").write_text(original.replace('kind = "film"', 'kind = "opera"', 1))
+    bad = _run(["db", "import", "bad.toml"], tmp_path, env)
+    assert bad.returncode == 1 and "nothing changed" in bad.stderr and "titles[0].kind" in bad.stderr
