@@ -79,7 +79,8 @@ class SearchIndex:
         i = self._by_slug.get(slug)
         return None if i is None else self.entries[i]
 
-    def search(self, query: str, limit: int = 25, *, fuzzy_cutoff: float = FUZZY_SUGGEST) -> list[Hit]:
+    def search(self, query: str, limit: int = 25, *, fuzzy_cutoff: float = FUZZY_SUGGEST,
+               fuzzy: bool = True) -> list[Hit]:
         """The best hits for the query, at most one per entry, best first."""
         q = normalise(query)
         if not q:
@@ -107,7 +108,7 @@ class SearchIndex:
             scanned += 1
             if scanned >= limit * 20:
                 break
-        if len(best) < limit and self._choices:
+        if fuzzy and len(best) < limit and self._choices:
             # With real prefix hits, only close typos are worth adding after them.
             cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
             # rapidfuzz (C) picks candidates from the whole catalog; word-level rescoring (Python, on a
@@ -123,13 +124,17 @@ class SearchIndex:
 
     def resolve(self, query: str) -> SearchEntry | None:
         """The one entry the member meant, or None when nothing is close enough."""
+        hits = self.search(query, limit=2, fuzzy=False)  # the cheap tiers first: no fuzzy scan when they answer
+        if hits:
+            top = hits[0]
+            tied = len(hits) > 1 and (hits[1].tier, hits[1].score) == (top.tier, top.score)
+            if top.tier == EXACT or not tied:
+                return top.entry  # an exact name wins; a prefix only when no other one fits as well
+            return None  # several fit equally: ask which one
         hits = self.search(query, limit=2)
         if not hits:
             return None
         top = hits[0]
-        tied = len(hits) > 1 and (hits[1].tier, hits[1].score) == (top.tier, top.score)
-        if top.tier == EXACT or (top.tier < FUZZY and not tied):
-            return top.entry  # an exact name wins; a prefix only when no other one fits as well
         runner_up = hits[1].score if len(hits) > 1 else 0.0
         if top.score >= FUZZY_RESOLVE and top.score - runner_up >= FUZZY_MARGIN:
             return top.entry

@@ -266,11 +266,14 @@ async def credits_for_title(store: Store, title: models.Title, guild_id: int | N
     return [_credit(r, title=title) for r in rows]
 
 
+_FIRST_RELEASE = ("(SELECT min(r.date) FROM releases r WHERE r.title_id = t.id AND r.date IS NOT NULL "
+                  "AND ifnull(r.guild_id, 0) IN (0, :guild))")
+
+
 async def credits_for_person(store: Store, person: models.Person, guild_id: int | None) -> list[models.Credit]:
     sql = _CREDIT_SQL + "c.person_id = :person"
     rows = await store.fetchall(
-        sql + f" AND {_TITLE_VISIBLE} ORDER BY (SELECT min(r.date) FROM releases r WHERE r.title_id = t.id "
-        "AND r.date IS NOT NULL) IS NULL, (SELECT min(r.date) FROM releases r WHERE r.title_id = t.id), "
+        sql + f" AND {_TITLE_VISIBLE} ORDER BY {_FIRST_RELEASE} IS NULL, {_FIRST_RELEASE}, "
         "t.position, c.kind, c.position", {"guild": _g(guild_id), "person": person.id})
     return [_credit(r, person=person) for r in rows]
 
@@ -342,11 +345,19 @@ async def audit_for_title(store: Store, guild_id: int, slug: str, limit: int = 2
 # -- sources ----------------------------------------------------------------------------------------
 
 
+_source_cache: dict[int, tuple[int, dict[str, str]]] = {}
+
+
 async def source_names(store: Store) -> dict[str, str]:
+    """Source keys to names (they change only when a pack is loaded: cached per store generation)."""
+    cached = _source_cache.get(id(store))
+    if cached and cached[0] == store.generation:
+        return cached[1]
     rows = await store.fetchall("SELECT key, name FROM sources ORDER BY id")
     out: dict[str, str] = {"server": "this server's moderators"}
     for row in rows:
         out.setdefault(row["key"], row["name"])
+    _source_cache[id(store)] = (store.generation, out)
     return out
 
 

@@ -49,5 +49,8 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (state, due_at);
 CREATE INDEX deliveries_batch ON deliveries (batch);
 
+-- A title's releases in date order (a person's credits are ordered by their titles' first release).
+CREATE INDEX releases_title ON releases (title_id, date);
+
 -- How far the scheduler has read release_moves.
 INSERT INTO meta (key, value) VALUES ('scheduler.moves_seen', '0');

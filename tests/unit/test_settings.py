@@ -98,7 +98,8 @@ def test_db_commands_round_trip_a_pack(tmp_path):
     moved = original.replace("version = 1", "version = 2", 1).replace("date = 2025-06-06", "date = 2025-06-20", 1)
     (tmp_path / "jw2.toml").write_text(moved)
     result = _run(["db", "import", "jw2.toml"], tmp_path, env)
-    assert result.returncode == 0 and "release moved: ballerina US theatrical: 2025-06-06 -> 2025-06-20" in result.stdout
+    assert result.returncode == 0
+    assert "release moved: ballerina US theatrical: 2025-06-06 -> 2025-06-20" in result.stdout
     exported = _run(["db", "export"], tmp_path, env).stdout
     assert "version = 2" in exported and "date = 2025-06-20" in exported
     assert _run(["db", "backup", "copy.sqlite3"], tmp_path, env).returncode == 0
