@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot.catalog import Catalog
 from bot.clock import Clock
+from bot.readcache import ReadCache
 from bot.scheduler import Scheduler
 from bot.settings import Settings
 from bot.tree import MarqueeTree
@@ -67,6 +68,7 @@ class Marquee(commands.Bot):
         self.store = store
         self.clock = clock
         self.catalog = Catalog(store)
+        self.reads = ReadCache(store)
         self.initial_extensions = extensions
         self.sync_commands = sync_commands
         self.failed_extensions: dict[str, str] = {}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+from array import array
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -22,6 +24,9 @@ FUZZY_SUGGEST = 60.0  # worth offering as "did you mean"
 FUZZY_RESOLVE = 80.0  # good enough to answer without asking...
 FUZZY_MARGIN = 3.0  # ...when clearly ahead of the runner-up
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
+# Above this many names, typo search first narrows the candidates with a trigram index.
+TRIGRAM_MIN = 5000
+TRIGRAM_CANDIDATES = 400
 
 
 def normalise(text: str) -> str:
@@ -71,6 +76,13 @@ class SearchIndex:
         keys.sort()
         self._keys = keys
         self._sorted = [k[0] for k in keys]
+        self._trigrams: dict[str, array] | None = None
+        if len(self._choices) >= TRIGRAM_MIN:
+            postings: defaultdict[str, array] = defaultdict(lambda: array("I"))
+            for position, choice in enumerate(self._choices):
+                for gram in _grams(choice):
+                    postings[gram].append(position)
+            self._trigrams = dict(postings)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -113,14 +125,28 @@ class SearchIndex:
             cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
             # rapidfuzz (C) picks candidates from the whole catalog; word-level rescoring (Python, on a
             # handful) then rejects partial matches such as "the matrix" ~ "wick THE fan cut".
+            positions = self._candidates(q)
+            choices = self._choices if positions is None else [self._choices[p] for p in positions]
             for choice, _, idx in process.extract(
-                q, self._choices, scorer=fuzz.WRatio, processor=None, limit=limit * 3, score_cutoff=cutoff,
+                q, choices, scorer=fuzz.WRatio, processor=None, limit=limit * 3, score_cutoff=cutoff,
             ):
                 score = word_score(q, choice)
                 if score >= cutoff:
-                    i, text = self._choice_owner[idx]
+                    i, text = self._choice_owner[idx if positions is None else positions[idx]]
                     offer(i, FUZZY, score, text)
         return sorted(best.values(), key=lambda h: h.key)[:limit]
+
+    def _candidates(self, query: str) -> list[int] | None:
+        """Positions of the choices sharing the most trigrams with the query (None: scan them all)."""
+        if self._trigrams is None:
+            return None
+        counts: Counter[int] = Counter()
+        common = len(self._choices) // 10
+        for gram in _grams(query):
+            posting = self._trigrams.get(gram)
+            if posting is not None and len(posting) < common:  # 'the', ' jo': in too many names to tell
+                counts.update(posting)
+        return [position for position, _ in counts.most_common(TRIGRAM_CANDIDATES)]
 
     def resolve(self, query: str) -> SearchEntry | None:
         """The one entry the member meant, or None when nothing is close enough."""
@@ -139,6 +165,11 @@ class SearchIndex:
         if top.score >= FUZZY_RESOLVE and top.score - runner_up >= FUZZY_MARGIN:
             return top.entry
         return None
+
+
+def _grams(text: str) -> set[str]:
+    padded = f"  {text} "
+    return {padded[i:i + 3] for i in range(len(padded) - 2)}
 
 
 def word_score(query: str, choice: str) -> float:

@@ -13,7 +13,7 @@ from bot import render, timemath
 from bot.app import Marquee
 from bot.transformers import FranchiseOption, RegionOption, TitleOption
 from bot.ui import send_pages
-from db import models, queries
+from db import models
 
 
 class Catalog(commands.Cog):
@@ -28,27 +28,27 @@ class Catalog(commands.Cog):
     async def release(self, interaction: discord.Interaction, title: TitleOption,
                       region: RegionOption | None = None) -> None:
         now, tz = self._context(interaction)
-        releases = await queries.releases_for_title(self.bot.store, title, interaction.guild_id, region=region)
-        names = await queries.source_names(self.bot.store)
+        releases = await self.bot.reads.releases_for_title(title, interaction.guild_id, region=region)
+        names = await self.bot.reads.source_names()
         await send_pages(interaction, render.release_pages(title, releases, now, tz, names, region))
 
     @app_commands.command(name="info", description="Synopsis, status, timeline place, release and cast of a title")
     @app_commands.describe(title="The film, series or game")
     async def info(self, interaction: discord.Interaction, title: TitleOption) -> None:
         now, tz = self._context(interaction)
-        store, guild = self.bot.store, interaction.guild_id
-        releases = await queries.releases_for_title(store, title, guild)
-        credits = await queries.credits_for_title(store, title, guild)
-        story = sorted((t for t in await queries.titles(store, guild, franchise=title.franchise.slug)
+        guild = interaction.guild_id
+        releases = await self.bot.reads.releases_for_title(title, guild)
+        credits = await self.bot.reads.credits_for_title(title, guild)
+        story = sorted((t for t in await self.bot.reads.titles(guild, franchise=title.franchise.slug)
                         if t.story_order is not None), key=lambda t: (t.story_order, t.name))
-        names = await queries.source_names(store)
+        names = await self.bot.reads.source_names()
         await send_pages(interaction, render.info_pages(title, releases, credits, story, now, tz, names))
 
     @app_commands.command(name="countdown", description="How long until a title's next release")
     @app_commands.describe(title="The film, series or game")
     async def countdown(self, interaction: discord.Interaction, title: TitleOption) -> None:
         now, tz = self._context(interaction)
-        releases = await queries.releases_for_title(self.bot.store, title, interaction.guild_id)
+        releases = await self.bot.reads.releases_for_title(title, interaction.guild_id)
         release, upcoming = timemath.next_release(releases, now, tz)
         await send_pages(interaction, render.countdown_pages(title, release, upcoming, now, tz))
 
@@ -56,19 +56,19 @@ class Catalog(commands.Cog):
     @app_commands.describe(franchise="Only this franchise (all if empty)")
     async def upcoming(self, interaction: discord.Interaction, franchise: FranchiseOption | None = None) -> None:
         now, tz = self._context(interaction)
-        store, guild = self.bot.store, interaction.guild_id
+        guild = interaction.guild_id
         slug = franchise.slug if franchise else None
         today = now.astimezone(tz).date()
-        ahead = [r for r in await queries.releases(store, guild, franchise=slug, after=today - _ONE_DAY)
+        ahead = [r for r in await self.bot.reads.releases(guild, franchise=slug, after=today - _ONE_DAY)
                  if r.value.date is not None and timemath.is_upcoming(r.value, now, tz)]
         ahead.sort(key=lambda r: timemath.sort_key(r.value))
-        titles = await queries.titles(store, guild, franchise=slug)
-        dated = {r.title.id for r in await queries.releases(store, guild, franchise=slug)
+        titles = await self.bot.reads.titles(guild, franchise=slug)
+        dated = {r.title.id for r in await self.bot.reads.releases(guild, franchise=slug)
                  if r.value.date is not None}
         undated = [t for t in titles if t.id not in dated and t.status != "released"]
         latest = None
         if not ahead:
-            past = await queries.releases(store, guild, franchise=slug, before=today + _ONE_DAY,
+            past = await self.bot.reads.releases(guild, franchise=slug, before=today + _ONE_DAY,
                                           newest_first=True, limit=1)
             latest = past[0] if past else None
         await send_pages(interaction, render.upcoming_pages(ahead[:50], undated, latest, now, tz, franchise))
@@ -78,11 +78,11 @@ class Catalog(commands.Cog):
                            order="release: as they came out; story: in-universe order")
     async def timeline(self, interaction: discord.Interaction, franchise: FranchiseOption | None = None,
                        order: Literal["release", "story"] = "release") -> None:
-        store, guild = self.bot.store, interaction.guild_id
+        guild = interaction.guild_id
         slug = franchise.slug if franchise else None
-        titles = await queries.titles(store, guild, franchise=slug)
+        titles = await self.bot.reads.titles(guild, franchise=slug)
         first: dict[int, models.Release] = {}
-        for release in await queries.releases(store, guild, franchise=slug):
+        for release in await self.bot.reads.releases(guild, franchise=slug):
             known = first.get(release.title.id)
             if release.value.date and (known is None or timemath.sort_key(release.value)
                                        < timemath.sort_key(known.value)):
@@ -100,10 +100,10 @@ class Catalog(commands.Cog):
     async def watch(self, interaction: discord.Interaction, title: TitleOption,
                     region: RegionOption | None = None) -> None:
         now, tz = self._context(interaction)
-        store, guild = self.bot.store, interaction.guild_id
-        offers = await queries.watch_offers(store, title, guild, region=region)
-        releases = await queries.releases_for_title(store, title, guild, region=region)
-        names = await queries.source_names(store)
+        guild = interaction.guild_id
+        offers = await self.bot.reads.watch_offers(title, guild, region=region)
+        releases = await self.bot.reads.releases_for_title(title, guild, region=region)
+        names = await self.bot.reads.source_names()
         await send_pages(interaction, render.watch_pages(title, offers, releases, now, tz, names, region))
 
 

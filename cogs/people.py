@@ -10,7 +10,7 @@ from bot import render
 from bot.app import Marquee
 from bot.transformers import PersonOption, TitleOption
 from bot.ui import send_pages
-from db import models, queries
+from db import models
 
 DEPARTMENT_CHOICES = [app_commands.Choice(name=d.capitalize(), value=d) for d in models.DEPARTMENTS]
 
@@ -22,8 +22,8 @@ class People(commands.Cog):
     @app_commands.command(name="cast", description="Who plays whom in a title, in billing order")
     @app_commands.describe(title="The film, series or game")
     async def cast(self, interaction: discord.Interaction, title: TitleOption) -> None:
-        credits = await queries.credits_for_title(self.bot.store, title, interaction.guild_id, kind="cast")
-        names = await queries.source_names(self.bot.store)
+        credits = await self.bot.reads.credits_for_title(title, interaction.guild_id, kind="cast")
+        names = await self.bot.reads.source_names()
         await send_pages(interaction, render.cast_pages(title, credits, names))
 
     @app_commands.command(name="crew", description="Who made a title: directors, writers, producers and more")
@@ -31,18 +31,18 @@ class People(commands.Cog):
     @app_commands.choices(department=DEPARTMENT_CHOICES)
     async def crew(self, interaction: discord.Interaction, title: TitleOption,
                    department: app_commands.Choice[str] | None = None) -> None:
-        credits = await queries.credits_for_title(self.bot.store, title, interaction.guild_id, kind="crew")
-        names = await queries.source_names(self.bot.store)
+        credits = await self.bot.reads.credits_for_title(title, interaction.guild_id, kind="crew")
+        names = await self.bot.reads.source_names()
         await send_pages(interaction, render.crew_pages(title, credits, names,
                                                         department.value if department else None))
 
     @app_commands.command(name="person", description="A person's cast and crew credits across the catalog")
     @app_commands.describe(name="An actor or crew member, e.g. Keanu Reeves")
     async def person(self, interaction: discord.Interaction, name: PersonOption) -> None:
-        store, guild = self.bot.store, interaction.guild_id
-        credits = await queries.credits_for_person(store, name, guild)
-        years = await queries.first_release_years(store, [c.title.id for c in credits], guild)
-        names = await queries.source_names(store)
+        guild = interaction.guild_id
+        credits = await self.bot.reads.credits_for_person(name, guild)
+        years = await self.bot.reads.first_release_years([c.title.id for c in credits], guild)
+        names = await self.bot.reads.source_names()
         await send_pages(interaction, render.person_pages(name, credits, years, names))
 
 

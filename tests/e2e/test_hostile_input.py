@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
+from bot import render
 from bot.tree import INTERNAL_ERROR
-from db import queries
 
 VALID = {"title": "ballerina", "name": "reddick", "region": "US", "franchise": "john-wick"}
 
@@ -80,10 +80,10 @@ def _required(world, command_name):
 
 
 async def test_a_bug_becomes_a_short_apology_and_a_log_line(world, caplog, monkeypatch):
-    async def broken(*args, **kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(queries, "source_names", broken)
+    monkeypatch.setattr(render, "release_pages", broken)
     caplog.set_level(logging.ERROR, logger="bot.tree")
     r = await world.run("release", {"title": "ballerina"})
     assert r.ephemeral and r.message.content == INTERNAL_ERROR

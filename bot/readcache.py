@@ -1,0 +1,64 @@
+"""Catalog reads, remembered until the store changes.
+
+The catalog is read far more often than it is written: each answer would otherwise cost several
+round trips to SQLite's thread. Results are kept per query and arguments, and all of them are dropped
+as soon as the store's version token moves (a commit here, or one by another process). Lists are
+handed out as copies, so a caller that sorts its result cannot change the cached one.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from db import queries
+from db.store import Store
+
+CACHED = frozenset({
+    "get_title", "titles", "franchises", "releases", "releases_for_title", "credits_for_title", "get_person",
+    "credits_for_person", "first_release_years", "watch_offers", "source_names", "people_by_credits",
+})
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, list | set):
+        return tuple(value)
+    return value
+
+
+class ReadCache:
+    def __init__(self, store: Store, size: int = 4096) -> None:
+        self.store = store
+        self.size = size
+        self._data: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._token: tuple[int, int] | None = None
+        self.hits = self.misses = 0
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        function = getattr(queries, name)
+        if name not in CACHED:
+            async def passthrough(*args: Any, **kwargs: Any) -> Any:
+                return await function(self.store, *args, **kwargs)
+
+            return passthrough
+
+        async def cached(*args: Any, **kwargs: Any) -> Any:
+            token = await self.store.version_token()
+            if token != self._token:
+                self._data.clear()
+                self._token = token
+            key = (name, tuple(_key(a) for a in args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())))
+            try:
+                value = self._data[key]
+                self._data.move_to_end(key)
+                self.hits += 1
+            except KeyError:
+                value = await function(self.store, *args, **kwargs)
+                self._data[key] = value
+                self.misses += 1
+                if len(self._data) > self.size:
+                    self._data.popitem(last=False)
+            return list(value) if isinstance(value, list) else value
+
+        return cached
