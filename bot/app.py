@@ -67,8 +67,8 @@ class Marquee(commands.Bot):
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.catalog = Catalog(store)
         self.reads = ReadCache(store)
+        self.catalog = Catalog(store, self.reads)
         self.initial_extensions = extensions
         self.sync_commands = sync_commands
         self.failed_extensions: dict[str, str] = {}

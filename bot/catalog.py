@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot import timemath
+from bot.readcache import ReadCache
 from bot.search import Hit, SearchIndex, merge
 from db import models, queries
 from db.store import Store
@@ -77,8 +78,9 @@ def _search(indexes: list[SearchIndex], query: str, limit: int) -> list[Hit]:
 
 
 class Catalog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, reads: ReadCache | None = None) -> None:
         self.store = store
+        self.reads = reads or ReadCache(store)
         self._titles = _Indexes(store, queries.title_search_entries)
         self._people = _Indexes(store, queries.person_search_entries)
 
@@ -97,7 +99,7 @@ class Catalog:
         """The title meant by `query` (a slug from autocomplete or free text), else up to 3 suggestions."""
         slug = await self._resolve(await self._titles.get(guild_id), query)
         if slug:
-            title = await queries.get_title(self.store, slug, guild_id)
+            title = await self.reads.get_title(slug, guild_id)
             if title:
                 return title, []
         hits = await self.search_titles(guild_id, query, 3)
@@ -106,7 +108,7 @@ class Catalog:
     async def find_person(self, guild_id: int | None, query: str) -> tuple[models.Person | None, list[str]]:
         slug = await self._resolve(await self._people.get(guild_id), query)
         if slug:
-            person = await queries.get_person(self.store, slug, guild_id)
+            person = await self.reads.get_person(slug, guild_id)
             if person:
                 return person, []
         hits = await self.search_people(guild_id, query, 3)
