@@ -27,6 +27,8 @@ _WORD = re.compile(r"[^\w]+", re.UNICODE)
 # Above this many names, typo search first narrows the candidates with a trigram index.
 TRIGRAM_MIN = 5000
 TRIGRAM_CANDIDATES = 400
+# Typo suggestions are only worth their cost when names and prefixes found little.
+FUZZY_WHEN_FEWER = 5
 
 
 def normalise(text: str) -> str:
@@ -120,7 +122,7 @@ class SearchIndex:
             scanned += 1
             if scanned >= limit * 20:
                 break
-        if fuzzy and len(best) < limit and self._choices:
+        if fuzzy and len(best) < min(limit, FUZZY_WHEN_FEWER) and self._choices:
             # With real prefix hits, only close typos are worth adding after them.
             cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
             # rapidfuzz (C) picks candidates from the whole catalog; word-level rescoring (Python, on a
