@@ -20,6 +20,8 @@ from db import models, validate
 
 COLOUR = discord.Colour(0xB22222)
 _MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
+# Letters, digits, single spaces and punctuation that is inert in Discord's markdown.
+_PLAIN = re.compile(r"(?:[^\W_]|[.,'()!?:;/&+=%$€£–—-])+(?: (?:[^\W_]|[.,'()!?:;/&+=%$€£–—-])+)*")
 
 # Discord's limits (facts/discord-platform.md).
 TITLE_MAX = 256
@@ -45,6 +47,8 @@ def safe(text: str | None, limit: int = 1000) -> str:
     """Text from the store or a member, made inert: no markdown, no mentions, no control characters."""
     if not text:
         return ""
+    if len(text) <= limit and _PLAIN.fullmatch(text):  # most names: nothing to escape
+        return text
     cleaned = validate.clean_text(text)
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1] + "…"

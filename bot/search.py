@@ -120,7 +120,7 @@ class SearchIndex:
             _, i, text, whole = self._keys[pos]
             offer(i, PREFIX if whole else WORD_PREFIX, 100.0 * len(q) / max(len(self._sorted[pos]), 1), text)
             scanned += 1
-            if scanned >= limit * 20:
+            if scanned >= limit * 4:  # enough to rank the best; the index is sorted, not ranked
                 break
         if fuzzy and len(best) < min(limit, FUZZY_WHEN_FEWER) and self._choices:
             # With real prefix hits, only close typos are worth adding after them.
