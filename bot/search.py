@@ -143,7 +143,7 @@ class SearchIndex:
         if self._trigrams is None:
             return None
         counts: Counter[int] = Counter()
-        common = len(self._choices) // 10
+        common = len(self._choices) // 40
         for gram in _grams(query):
             posting = self._trigrams.get(gram)
             if posting is not None and len(posting) < common:  # 'the', ' jo': in too many names to tell

@@ -66,3 +66,23 @@ def test_normalise_folds_case_accents_and_punctuation():
     assert normalise("John Wick: Chapter 3 – Parabellum") == "john wick chapter 3 parabellum"
     assert normalise("Bill Skarsgård") == "bill skarsgard"
     assert normalise("\x00\u202e") == ""
+
+
+def test_typos_resolve_in_a_big_catalog_through_the_trigram_candidates():
+    """Above TRIGRAM_MIN names, fuzzy candidates come from the trigram index: the answers stay right."""
+    import random
+
+    from bot import search
+    from db.models import SearchEntry
+
+    rng = random.Random(7)
+    words = ["Ballet", "Ballad", "Ballroom", "Reddington", "Lancer", "Night", "Harbor", "Engine", "Shadow",
+             "Crown", "Wick", "Wicked", "Chapter", "Continental", "Parable", "Bella", "Rina", "Eve"]
+    entries = [SearchEntry(f"t{i}", " ".join(rng.sample(words, 3)) + f" {i}") for i in range(search.TRIGRAM_MIN)]
+    entries += [SearchEntry("ballerina", "Ballerina"), SearchEntry("lance-reddick", "Lance Reddick"),
+                SearchEntry("the-continental", "The Continental: From the World of John Wick")]
+    index = search.SearchIndex(entries)
+    assert index._trigrams is not None
+    assert index.resolve("balerina").slug == "ballerina"
+    assert index.resolve("lance redick").slug == "lance-reddick"
+    assert index.resolve("contnental from the world").slug == "the-continental"
