@@ -55,10 +55,6 @@ def safe(text: str | None, limit: int = 1000) -> str:
     return _MENTION.sub("<\\1\u200b\\2>", escape_mentions(escape_markdown(cleaned)))
 
 
-def embed_length(embed: discord.Embed) -> int:
-    return len(embed)
-
-
 def check_limits(embed: discord.Embed) -> list[str]:
     """Every way this embed breaks Discord's limits (empty when it is fine). Used by tests too."""
     problems = []

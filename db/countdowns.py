@@ -282,11 +282,6 @@ async def release_claims(store: Store, ids: Sequence[int], now: dt.datetime) -> 
                                "WHERE id = ? AND message_id IS NULL", (iso(now), delivery_id))
 
 
-async def delivery_counts(store: Store) -> dict[str, int]:
-    return {r["state"]: r["n"] for r in await store.fetchall(
-        "SELECT state, count(*) AS n FROM deliveries GROUP BY state")}
-
-
 # -- release moves ------------------------------------------------------------------------------------------
 
 

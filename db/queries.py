@@ -359,7 +359,3 @@ async def source_names(store: Store) -> dict[str, str]:
         out.setdefault(row["key"], row["name"])
     _source_cache[id(store)] = (store.generation, out)
     return out
-
-
-async def is_empty(store: Store) -> bool:
-    return await store.fetchone("SELECT 1 FROM packs LIMIT 1") is None
