@@ -190,6 +190,20 @@ def test_tour_script_runs_from_the_repo_root():
     assert "PyNaCl" not in done.stderr and "Traceback" not in done.stderr
 
 
+def test_countdown_script_shows_each_post_once_on_time():
+    done = run_cli("playground", "--script", "examples/countdown.txt")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    posts = out.count("Marquee posted in #release-news:")
+    assert posts == 4  # moved, 1 week, tomorrow, out today
+    assert "📅 Ballerina II has moved: January 11, 2027 → January 18, 2027" in out
+    assert "⏳ 1 week until Ballerina II — January 18, 2027" in out
+    assert "⏳ Ballerina II comes out tomorrow — January 18, 2027" in out
+    assert "🎬 Ballerina II is out today!" in out
+    assert "posted late" not in out
+    assert "Nothing left to post." in out
+
+
 def test_script_from_standard_input_and_exit_codes():
     done = run_cli("playground", "--script", "-",
                    stdin="# comment\n\n/timeline order:story\n/release title:nonexistent-movie\n")
