@@ -189,8 +189,7 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
                           f"{moved.old.date} -> {moved.new.date}")
             return 0
         if action == "export":
-            loaded = [r["slug"] for r in await store.fetchall(
-                "SELECT slug FROM packs WHERE guild_id IS NULL ORDER BY id")]
+            loaded = await packs.global_pack_slugs(store)
             slug = args.pack or (loaded[0] if len(loaded) == 1 else None)
             if slug is None or slug not in loaded:
                 print(f"marquee: choose a pack with --pack ({', '.join(loaded) or 'none loaded'})", file=sys.stderr)

@@ -17,7 +17,7 @@ from db.store import Store
 
 CACHED = frozenset({
     "get_title", "titles", "franchises", "releases", "releases_for_title", "credits_for_title", "get_person",
-    "credits_for_person", "first_release_years", "watch_offers", "source_names", "people_by_credits",
+    "credits_for_person", "first_release_years", "watch_offers", "source_names", "people_by_credits", "release_of",
 })
 
 

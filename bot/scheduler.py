@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot import countdown, render
-from db import countdowns, queries
+from db import countdowns
 from db.countdowns import Delivery, Subscription
 from db.models import Release
 
@@ -213,16 +213,14 @@ class Scheduler:
         for delivery in items:
             sub = delivery.subscription
             title = render.safe(sub.title_name, 100)
-            release = await self._release(sub, delivery.release_id)
+            release = await self._release(sub)
             if sub.role_id == sub.guild_id:
                 everyone = True
             elif sub.role_id and sub.role_id not in roles:
                 roles.append(sub.role_id)
             if delivery.milestone.startswith("moved:"):
-                move = await self.store.fetchone("SELECT * FROM release_moves WHERE id = ?",
-                                                 (int(delivery.milestone.split(":", 1)[1]),))
-                if move is not None and release is not None:
-                    old = countdowns._move_value(move["old_date"], move["old_time"], move["old_tz"])
+                old = await countdowns.moved_from(self.store, int(delivery.milestone.split(":", 1)[1]))
+                if old is not None and release is not None:
                     lines.append(countdown.moved_line(title, old, release.value))
                 continue
             if release is None:
@@ -235,14 +233,8 @@ class Scheduler:
                                            roles=[discord.Object(r) for r in roles])
         return content[:2000], mentions
 
-    async def _release(self, sub: Subscription, release_id: int) -> Release | None:
-        title = await queries.get_title(self.store, sub.title_slug, sub.guild_id)
-        if title is None:
-            return None
-        for release in await queries.releases_for_title(self.store, title, sub.guild_id, region=sub.region):
-            if release.medium == sub.medium:
-                return release
-        return None
+    async def _release(self, sub: Subscription) -> Release | None:
+        return await self.bot.reads.release_of(sub.title_slug, sub.guild_id, sub.region, sub.medium)
 
     # -- failures ---------------------------------------------------------------------------------------
 
@@ -313,11 +305,19 @@ class Scheduler:
                                                           move.guild_id if move.guild_id else None):
                 if (sub.region, sub.medium) != (move.region, move.medium):
                     continue
-                release = await self._release(sub, move.release_id)
+                release = await self._release(sub)
                 if release is None or release.id != move.release_id:
                     continue  # this server follows its own row for that release, which did not move
                 await self.replan(sub, release, notice=f"moved:{move.id}")
             await countdowns.mark_moves_seen(self.store, move.id)
+
+    async def follow(self, subs: Sequence[Subscription]) -> None:
+        """Plan these subscriptions again from their release as it is now (a new row, a new time zone)."""
+        for sub in subs:
+            release = await self._release(sub)
+            if release is not None:
+                await self.replan(sub, release)
+        self.wake()
 
     async def replan(self, sub: Subscription, release: Release, *, notice: str | None = None) -> None:
         planned = self.plan(sub, release)

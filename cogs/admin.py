@@ -15,6 +15,7 @@ from discord.ext import commands
 
 from bot import render
 from bot.app import Marquee
+from bot.checks import missing_post_permissions, require_manage_guild
 from bot.errors import UserError
 from bot.transformers import (
     DateOption,
@@ -30,7 +31,7 @@ from bot.transformers import (
     checked_text,
 )
 from db import countdowns, edits, packs, queries, validate
-from db.models import Person, Release, Title
+from db.models import Person
 
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
 IMPORT_MAX_BYTES = packs.MAX_PACK_BYTES
@@ -60,11 +61,7 @@ class Admin(commands.Cog):
         self.bot = bot
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:  # type: ignore[override]
-        """Discord lets server admins override default_member_permissions: check again, every time."""
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        if not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
+        require_manage_guild(interaction)
         return True
 
     def editor(self, interaction: discord.Interaction) -> edits.Editor:
@@ -95,26 +92,7 @@ class Admin(commands.Cog):
         saved = await self.editor(interaction).set_settings(**changes)
         self.bot.remember_settings(saved)
         if "timezone" in changes:  # posting hours are wall-clock times in the server's zone: plan again
-            for sub in await countdowns.subscriptions_in_guild(self.bot.store, saved.guild_id):
-                title = await queries.get_title(self.bot.store, sub.title_slug, sub.guild_id)
-                release = await self._release_of(title, sub.guild_id, sub.region, sub.medium) if title else None
-                if release is not None:
-                    await self.bot.scheduler.replan(sub, release)
-            self.bot.scheduler.wake()
-
-    async def _release_of(self, title: Title, guild_id: int, region: str, medium: str) -> Release | None:
-        releases = await queries.releases_for_title(self.bot.store, title, guild_id, region=region)
-        return next((r for r in releases if r.medium == medium), None)
-
-    async def _follow_release(self, interaction: discord.Interaction, title: Title, region: str, medium: str,
-                              ) -> None:
-        """Countdowns that follow this title's release now follow this server's row (moves are events)."""
-        assert interaction.guild_id is not None
-        release = await self._release_of(title, interaction.guild_id, region, medium)
-        for sub in await countdowns.subscriptions_for(self.bot.store, title.id, interaction.guild_id):
-            if release is not None and (sub.region, sub.medium) == (region, medium):
-                await self.bot.scheduler.replan(sub, release)
-        self.bot.scheduler.wake()
+            await self.bot.scheduler.follow(await countdowns.subscriptions_in_guild(self.bot.store, saved.guild_id))
 
     @settings.command(name="timezone", description="The server's time zone, e.g. Europe/London")
     @app_commands.describe(timezone="An IANA time zone name (pick from the suggestions)")
@@ -131,11 +109,10 @@ class Admin(commands.Cog):
     @settings.command(name="alerts-channel", description="Where the bot reports problems (it must be able to post)")
     @app_commands.describe(channel="A text channel the bot can post in")
     async def settings_alerts(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        me = interaction.guild.me if interaction.guild else None
-        perms = channel.permissions_for(me) if me else None
-        if perms is None or not (perms.view_channel and perms.send_messages and perms.embed_links):
-            raise UserError(f"I can't post in {channel.mention}: give me View Channel, Send Messages and "
-                            "Embed Links there, or pick another channel.")
+        missing = missing_post_permissions(channel, interaction.guild.me if interaction.guild else None)
+        if missing:
+            raise UserError(f"I can't post in {channel.mention} (missing: {missing}). Give me those permissions "
+                            "there, or pick another channel.")
         await self._save(interaction, alerts_channel_id=channel.id)
         await self.done(interaction, f"Problems will be reported in {channel.mention}.")
 
@@ -211,7 +188,10 @@ class Admin(commands.Cog):
         change = await self.editor(interaction).set_release(
             title, region=region, medium=medium, date=date, time=time, timezone=zone, status=status,
             note=checked_text(note, "note", validate.NOTE_MAX))
-        await self._follow_release(interaction, title, region, medium)
+        # Countdowns of this release now follow the server's row; a move is handled as an event.
+        await self.bot.scheduler.follow([
+            sub for sub in await countdowns.subscriptions_for(self.bot.store, title.id, interaction.guild_id)
+            if (sub.region, sub.medium) == (region, medium)])
         now, tz = self.bot.clock.now(), self.bot.guild_timezone(interaction.guild_id)
         when = render.when(change.new, now, tz)
         where = f"{validate.region_name(region)}, {medium}"

@@ -8,13 +8,13 @@ from discord.ext import commands
 
 from bot import countdown, render, timemath
 from bot.app import Marquee
+from bot.checks import missing_post_permissions, require_manage_guild
 from bot.errors import UserError
 from bot.transformers import TitleOption
 from db import countdowns, queries
 from db.models import Release, Title
 
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
-POST_PERMISSIONS = ("view_channel", "send_messages", "embed_links")
 
 
 class Reminders(commands.Cog):
@@ -30,8 +30,8 @@ class Reminders(commands.Cog):
         if interaction.guild_id is None:
             raise app_commands.NoPrivateMessage()
         command = interaction.command
-        if command is not None and command.root_parent is self.reminders and not interaction.permissions.manage_guild:
-            raise app_commands.MissingPermissions(["manage_guild"])
+        if command is not None and command.root_parent is self.reminders:
+            require_manage_guild(interaction)
         return True
 
     async def _release(self, interaction: discord.Interaction, title: Title) -> Release:
@@ -62,11 +62,9 @@ class Reminders(commands.Cog):
             parsed = countdown.parse_milestones(milestones)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        perms = channel.permissions_for(interaction.guild.me)
-        missing = [p for p in POST_PERMISSIONS if not getattr(perms, p)]
+        missing = missing_post_permissions(channel, interaction.guild.me)
         if missing:
-            names = ", ".join(p.replace("_", " ").title() for p in missing)
-            raise UserError(f"I can't post in {channel.mention} (missing: {names}). Give me those permissions "
+            raise UserError(f"I can't post in {channel.mention} (missing: {missing}). Give me those permissions "
                             "there, or pick another channel.")
         if role is not None and role.is_default() and not interaction.permissions.mention_everyone:
             raise UserError("Only members who may mention @everyone can make countdowns ping @everyone.")
@@ -144,10 +142,7 @@ class Reminders(commands.Cog):
         sub = await self._own(interaction, id)
         if not sub.next_milestone or not sub.next_due:
             raise UserError(f"Countdown {sub.id} has nothing left to post.")
-        title = await queries.get_title(self.bot.store, sub.title_slug, sub.guild_id)
-        releases = await queries.releases_for_title(self.bot.store, title, sub.guild_id, region=sub.region) \
-            if title else []
-        release = next((r for r in releases if r.medium == sub.medium), None)
+        release = await self.bot.reads.release_of(sub.title_slug, sub.guild_id, sub.region, sub.medium)
         if release is None:
             raise UserError(f"Countdown {sub.id} follows a release that no longer exists.")
         label = sub.next_milestone.split("@")[0]
@@ -172,11 +167,9 @@ class Reminders(commands.Cog):
         guild = interaction.guild
         if not isinstance(channel, discord.TextChannel) or guild is None:
             raise UserError("That channel no longer exists: remove this countdown and add a new one.")
-        perms = channel.permissions_for(guild.me)
-        missing = [p for p in POST_PERMISSIONS if not getattr(perms, p)]
+        missing = missing_post_permissions(channel, guild.me)
         if missing:
-            names = ", ".join(p.replace("_", " ").title() for p in missing)
-            raise UserError(f"I still can't post in {channel.mention} (missing: {names}).")
+            raise UserError(f"I still can't post in {channel.mention} (missing: {missing}).")
         if sub.role_id and sub.role_id != sub.guild_id and guild.get_role(sub.role_id) is None:
             raise UserError("The role it pings was deleted: remove this countdown and add a new one.")
         await countdowns.resume(self.bot.store, sub.id, self.bot.clock.now())

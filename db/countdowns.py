@@ -297,7 +297,7 @@ class Move:
     new: models.ReleaseValue
 
 
-def _move_value(date: str | None, time: str | None, tz: str | None) -> models.ReleaseValue:
+def move_value(date: str | None, time: str | None, tz: str | None) -> models.ReleaseValue:
     return models.ReleaseValue(date=dt.date.fromisoformat(date) if date else None,
                                precision="day" if date else "unknown",
                                time=dt.time.fromisoformat(time) if time else None, timezone=tz)
@@ -309,8 +309,14 @@ async def unseen_moves(store: Store) -> list[Move]:
         "SELECT m.*, r.title_id, r.region, r.medium FROM release_moves m JOIN releases r ON r.id = m.release_id "
         "WHERE m.id > ? ORDER BY m.id", (seen,))
     return [Move(r["id"], r["release_id"], r["guild_id"], r["title_id"], r["region"], r["medium"],
-                 _move_value(r["old_date"], r["old_time"], r["old_tz"]),
-                 _move_value(r["new_date"], r["new_time"], r["new_tz"])) for r in rows]
+                 move_value(r["old_date"], r["old_time"], r["old_tz"]),
+                 move_value(r["new_date"], r["new_time"], r["new_tz"])) for r in rows]
+
+
+async def moved_from(store: Store, move_id: int) -> models.ReleaseValue | None:
+    """The value a release had before the given move."""
+    row = await store.fetchone("SELECT old_date, old_time, old_tz FROM release_moves WHERE id = ?", (move_id,))
+    return move_value(row["old_date"], row["old_time"], row["old_tz"]) if row else None
 
 
 async def mark_moves_seen(store: Store, move_id: int) -> None:

@@ -204,8 +204,8 @@ class Editor:
             shared = await self._one(conn, "SELECT * FROM releases WHERE guild_id IS NULL AND title_id = ? "
                                      "AND region = ? AND medium = ?", (title.id, region, medium))
             current = mine or shared
-            old = packs._value_from_row(current) if current else None
-            params = packs._value_params(new)
+            old = packs.value_from_row(current) if current else None
+            params = packs.value_params(new)
             if mine:
                 release_id = int(mine["id"])
                 await conn.execute(

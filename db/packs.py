@@ -435,7 +435,7 @@ def _offers(c: _Checker, title: dict[str, Any], where: str, sources: dict[str, A
 # -- writing into the store ------------------------------------------------------------------------
 
 
-def _value_from_row(row: Any) -> models.ReleaseValue:
+def value_from_row(row: Any) -> models.ReleaseValue:
     return models.ReleaseValue(
         date=dt.date.fromisoformat(row["date"]) if row["date"] else None,
         precision=row["precision"],
@@ -464,14 +464,14 @@ def moved(old: models.ReleaseValue, new: models.ReleaseValue) -> bool:
 async def record_move(conn: Any, release_id: int, guild_id: int | None, old: models.ReleaseValue,
                       new: models.ReleaseValue, stamp: str) -> None:
     """A durable "release moved" event, consumed by the countdown scheduler."""
-    old_params, new_params = _value_params(old), _value_params(new)
+    old_params, new_params = value_params(old), value_params(new)
     await conn.execute(
         "INSERT INTO release_moves (release_id, guild_id, old_date, old_time, old_tz, new_date, new_time, new_tz, "
         "moved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (release_id, guild_id, *old_params[:3], *new_params[:3], stamp))
 
 
-def _value_params(value: models.ReleaseValue) -> tuple[Any, ...]:
+def value_params(value: models.ReleaseValue) -> tuple[Any, ...]:
     return (
         value.date.isoformat() if value.date else None,
         value.time.strftime("%H:%M") if value.time else None,
@@ -613,19 +613,19 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
                 "INSERT INTO releases (guild_id, title_id, region, medium, provider, date, time, timezone, "
                 "precision, status, note, source, as_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (owner, tid, release["region"], release["medium"], release.get("provider"),
-                 *_value_params(current)))
+                 *value_params(current)))
             release_id = int(cur.lastrowid)
             stored: list[models.ReleaseValue] = []
         else:
             release_id = int(row["id"])
             async with conn.execute("SELECT * FROM release_history WHERE release_id = ? ORDER BY id",
                                     (release_id,)) as cur:
-                stored = [_value_from_row(r) for r in await cur.fetchall()]
-            old = _value_from_row(row)
+                stored = [value_from_row(r) for r in await cur.fetchall()]
+            old = value_from_row(row)
             await conn.execute(
                 "UPDATE releases SET provider = ?, date = ?, time = ?, timezone = ?, precision = ?, status = ?, "
                 "note = ?, source = ?, as_of = ? WHERE id = ?",
-                (release.get("provider"), *_value_params(current), release_id))
+                (release.get("provider"), *value_params(current), release_id))
             if moved(old, current):
                 report.moved.append(MovedRelease(release_id, title["slug"], release["region"],
                                                  release["medium"], old, current))
@@ -637,7 +637,7 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
             await conn.execute(
                 "INSERT INTO release_history (release_id, date, time, timezone, precision, status, note, source, "
                 "as_of, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (release_id, *_value_params(value), stamp, recorded_by))
+                (release_id, *value_params(value), stamp, recorded_by))
         keep.append(release_id)
     marks = ", ".join("?" for _ in keep) or "0"
     await conn.execute(
@@ -646,6 +646,10 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
 
 
 # -- export -----------------------------------------------------------------------------------------
+
+
+async def global_pack_slugs(store: Store) -> list[str]:
+    return [r["slug"] for r in await store.fetchall("SELECT slug FROM packs WHERE guild_id IS NULL ORDER BY id")]
 
 
 async def export_pack(store: Store, slug: str) -> dict[str, Any]:
@@ -720,8 +724,8 @@ async def _export(store: Store, head: dict[str, Any], sources: dict[str, Any], s
                 "SELECT * FROM releases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) ORDER BY id", mine):
             release: dict[str, Any] = {"region": rel["region"], "medium": rel["medium"]}
             _put(release, "provider", rel["provider"])
-            release.update(_value_dict(_value_from_row(rel)))
-            history = [_value_dict(_value_from_row(h)) for h in await store.fetchall(
+            release.update(_value_dict(value_from_row(rel)))
+            history = [_value_dict(value_from_row(h)) for h in await store.fetchall(
                 "SELECT * FROM release_history WHERE release_id = ? ORDER BY id", (rel["id"],))]
             release["history"] = history[:-1]
             releases.append(release)

@@ -201,6 +201,16 @@ async def releases_for_title(store: Store, title: models.Title, guild_id: int | 
     return [replace(r, title=title) for r in found]
 
 
+async def release_of(store: Store, title_slug: str, guild_id: int | None, region: str,
+                     medium: str) -> models.Release | None:
+    """The release a countdown follows: this title's (region, medium) row as the server sees it."""
+    title = await get_title(store, title_slug, guild_id)
+    if title is None:
+        return None
+    found = await releases_for_title(store, title, guild_id, region=region)
+    return next((r for r in found if r.medium == medium), None)
+
+
 async def releases(store: Store, guild_id: int | None, *, franchise: str | None = None,
                    after: dt.date | None = None, before: dt.date | None = None, limit: int | None = None,
                    newest_first: bool = False) -> list[models.Release]:
