@@ -15,7 +15,8 @@ from .models import Channel, Guild, Member, Message, Role, StoredAttachment, Use
 from .rules import DiscordError, validate_autocomplete_choices, validate_message_body, validate_modal
 
 if TYPE_CHECKING:
-    from .core import LoopbackDiscord, RequestContext
+    from ._http import RequestContext
+    from .core import LoopbackDiscord
 
 PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
 TOKEN_LIFETIME = 15 * 60.0

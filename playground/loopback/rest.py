@@ -21,7 +21,8 @@ from .rules import (
 from .snowflake import iso, utcnow
 
 if TYPE_CHECKING:
-    from .core import LoopbackDiscord, RequestContext
+    from ._http import RequestContext
+    from .core import LoopbackDiscord
 
 MAX_FILE_SIZE = 10 * 1024 * 1024
 DAILY_COMMAND_CREATES = 200
