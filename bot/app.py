@@ -13,8 +13,10 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.budget import RequestBudget
 from bot.catalog import Catalog
 from bot.clock import Clock
+from bot.countdown_service import CountdownService
 from bot.readcache import ReadCache
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -55,7 +57,9 @@ class Marquee(commands.Bot):
     def __init__(self, *, settings: Settings, store: Store, clock: Clock,
                  extensions: tuple[str, ...] = EXTENSIONS, sync_commands: bool = True,
                  guild_ready_timeout: float = 2.0) -> None:
+        budget = RequestBudget()
         super().__init__(
+            http_trace=budget.trace_config(),
             guild_ready_timeout=guild_ready_timeout,
             command_prefix=commands.when_mentioned,
             intents=intents(),
@@ -73,7 +77,13 @@ class Marquee(commands.Bot):
         self.sync_commands = sync_commands
         self.failed_extensions: dict[str, str] = {}
         self._guild_settings: dict[int, GuildSettings] = {}
-        self.scheduler = Scheduler(self)
+        self.scheduler = Scheduler(
+            store=store, clock=clock, client=self, reads=self.reads, settings_of=self.guild_settings, budget=budget,
+            lease_ttl=dt.timedelta(seconds=settings.lease_seconds),
+            nonce_window=dt.timedelta(seconds=settings.nonce_window_seconds),
+            send_timeout=min(10.0, settings.nonce_window_seconds / 4))
+        self.countdowns = CountdownService(store=store, clock=clock, reads=self.reads,
+                                           settings_of=self.guild_settings, scheduler=self.scheduler)
 
     def guild_settings(self, guild_id: int | None) -> GuildSettings:
         """A server's settings, from memory (loaded at start-up, updated by /settings)."""

@@ -23,3 +23,23 @@ def missing_post_permissions(channel: discord.abc.GuildChannel, member: discord.
     perms = channel.permissions_for(member)
     missing = [p.replace("_", " ").title() for p in POST_PERMISSIONS if not getattr(perms, p)]
     return ", ".join(missing) or None
+
+
+def ping_problem(role: discord.Role, channel: discord.abc.GuildChannel, me: discord.Member | None) -> str | None:
+    """Why a countdown post in `channel` could not ping `role`, with the fix, or None when it can.
+
+    Discord pings a role only when it is mentionable or the bot has Mention Everyone in the channel;
+    @everyone needs the bot's Mention Everyone. allowed_mentions cannot make an unmentionable role ping."""
+    can_everyone = me is not None and channel.permissions_for(me).mention_everyone
+    where = getattr(channel, "mention", "that channel")
+    if role.is_default():
+        if can_everyone:
+            return None
+        return (f"I can't ping @everyone in {where}: I don't have the Mention Everyone permission there. Give me "
+                f"Mention Everyone in {where}, or leave `role` out to post without a ping.")
+    if role.mentionable or can_everyone:
+        return None
+    return (f"I can't ping {role.mention} in {where}: the role is not mentionable and I don't have Mention "
+            f"Everyone there, so nobody would be notified. Fix it with one of: Server Settings → Roles → "
+            f"{role.name} → “Allow anyone to @mention this role”, or give me Mention Everyone in {where}. "
+            "Or leave `role` out to post without a ping.")

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 
 from bot import timemath
+from bot.delivery import late_suffix
+from db.countdowns import DeliveryKey
 from db.models import ReleaseValue
 
 DEFAULT_MILESTONES = "30d,14d,7d,3d,1d,0"
@@ -98,6 +100,17 @@ def plan(value: ReleaseValue, milestones: tuple[Milestone, ...], tz: dt.tzinfo,
     return sorted(((m, d) for m, d in planned if d is not None), key=lambda pair: pair[1])
 
 
+def plan_keys(value: ReleaseValue, milestones_text: str, tz: dt.tzinfo,
+              posting_hour: int) -> list[tuple[DeliveryKey, dt.datetime]]:
+    """A subscription's deliveries for a release value: (key, due), the key naming the value planned for, so a
+    moved date gets new rows and the old ones can be cancelled."""
+    planned_for = value.date.isoformat() if value.date else "tba"
+    if value.time:
+        planned_for += f"T{value.time:%H:%M}"
+    return [(DeliveryKey(m.label, planned_for), due)
+            for m, due in plan(value, parse_milestones(milestones_text), tz, posting_hour)]
+
+
 # -- wording ---------------------------------------------------------------------------------------------
 
 
@@ -110,7 +123,7 @@ def _span(milestone: Milestone) -> str:
     return f"{n} {word}" + ("s" if n > 1 else "")
 
 
-def milestone_line(title: str, milestone: Milestone, value: ReleaseValue, *, late: bool = False) -> str:
+def milestone_line(title: str, milestone: Milestone, value: ReleaseValue, *, late: int = 0) -> str:
     """One line of a countdown post. `title` must already be made safe for Discord."""
     instant = timemath.release_instant(value)
     stamp = f" — <t:{int(instant.timestamp())}:{'F' if value.time else 'D'}>" if instant else ""
@@ -120,9 +133,7 @@ def milestone_line(title: str, milestone: Milestone, value: ReleaseValue, *, lat
         line = f"⏳ **{title}** comes out tomorrow{stamp}"
     else:
         line = f"⏳ **{_span(milestone)}** until **{title}**{stamp}"
-    if late:
-        line += " _(posted late: the bot was offline when this was due)_"
-    return line
+    return line + late_suffix(int(late))
 
 
 def moved_line(title: str, old: ReleaseValue, new: ReleaseValue) -> str:

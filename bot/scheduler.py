@@ -1,9 +1,14 @@
-"""The countdown dispatcher: one task that sleeps until the next due delivery and posts it exactly once.
+"""The countdown dispatcher: one task, in one process per store, that posts every due delivery exactly once.
 
 It never scans every row on a timer: it asks the store for the earliest due instant (an index look-up),
-sleeps until then (capped), and is woken early when subscriptions or dates change or the injected clock
-jumps. Per pass: release moves are turned into recomputed plans and one "moved" notice per subscription;
-then due deliveries are claimed (each message's nonce stored with its rows), sent, and recorded.
+sleeps until then (capped), and is woken early when subscriptions or dates change, a server comes back
+from an outage, or the injected clock jumps. Per pass: release moves become recomputed plans and one
+"moved" notice per subscription; then due deliveries are batched per destination (bot.delivery), and the
+messages go out concurrently under one global pacer, each claimed right before it is sent (the nonce and
+the instant of the first attempt stored with its rows), bounded by the bot's own timeout, and recorded.
+
+Only the holder of the store's dispatcher lease runs passes: during an overlapping deploy both processes
+serve commands, and the second takes over within the lease's lifetime when the first stops.
 """
 
 from __future__ import annotations
@@ -11,57 +16,112 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import logging
-import zoneinfo
+import os
+import secrets
+import socket
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import discord
 
-from bot import countdown, render
-from db import countdowns
-from db.countdowns import Delivery, Subscription
-from db.models import Release
-
-if TYPE_CHECKING:
-    from bot.app import Marquee
+from bot import countdown, delivery, render
+from bot.budget import RequestBudget
+from bot.clock import Clock
+from bot.delivery import Outage, Outcome, Retry, Verdict
+from db import countdowns, leases
+from db.countdowns import Claim, Delivery, Subscription
+from db.models import GuildSettings, Release
+from db.store import Store
 
 log = logging.getLogger(__name__)
 
 # Well under asyncio's ~48-day limit. The look every 15 minutes costs one index look-up, and picks up
 # what another process changed (an operator's `marquee db import` that moved a date).
 MAX_SLEEP = dt.timedelta(minutes=15)
-LATE_AFTER = dt.timedelta(minutes=5)
-RETRY_BASE = dt.timedelta(seconds=30)
+CHUNK = 500
 # Discord allows 50 requests per second per bot (interaction answers are exempt): posting stays a little
 # under it, so a burst of due posts never causes a 429 of our own.
 POSTS_PER_SECOND = 48.0
-LOST_ACCESS = {10003: "the channel was deleted", 50001: "I can no longer see the channel",
-               50013: "I lost the permission to post there", 50007: "the member does not accept DMs"}
+IN_FLIGHT = 64  # destinations being posted to at once: at 60 ms a round trip, 48/s needs about 3
+HISTORY_LIMIT = 100  # the newest messages searched for a post's marker
+DM_BLOCK = dt.timedelta(hours=24)
 
 
-def nonce_for(delivery_ids: Sequence[int]) -> str:
-    """Deterministic, at most 25 characters: the same rows always give the same nonce."""
-    digest = hashlib.sha256(",".join(str(i) for i in sorted(delivery_ids)).encode()).hexdigest()
-    return f"mq{min(delivery_ids)}-{digest}"[:25]
+@dataclass(slots=True)
+class Outgoing:
+    """One message: its nonce, the deliveries it carries (its lines), and the text (None: compose at send)."""
+    nonce: str
+    items: list[Delivery]
+    content: str | None = None
+    mentions: discord.AllowedMentions | None = None
+    late: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[int]:
+        return [d.id for d in self.items]
+
+    @property
+    def sub(self) -> Subscription:
+        return self.items[0].subscription
+
+    @property
+    def first_attempt_at(self) -> dt.datetime | None:
+        stamps = [d.first_attempt_at for d in self.items if d.first_attempt_at]
+        return min(stamps) if stamps else None
 
 
-def label_of(milestone: str) -> str:
-    return milestone.split("@", 1)[0]
+class Pacer:
+    """At most `rate` request starts per second of real (loop) time: rate limits are physical."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class _Unavailable(Exception):
+    """The destination's server is in a Discord outage: wait for it, it is not gone."""
 
 
 class Scheduler:
-    def __init__(self, bot: Marquee) -> None:
-        self.bot = bot
-        self.store = bot.store
+    def __init__(self, *, store: Store, clock: Clock, client: discord.Client, reads: Any,
+                 settings_of: Callable[[int], GuildSettings], budget: RequestBudget | None = None,
+                 owner: str | None = None, lease_ttl: dt.timedelta = dt.timedelta(seconds=30),
+                 nonce_window: dt.timedelta = delivery.SAFE_NONCE_WINDOW, send_timeout: float = 10.0,
+                 posts_per_second: float = POSTS_PER_SECOND) -> None:
+        self.store = store
+        self.clock = clock
+        self.client = client
+        self.reads = reads
+        self.settings_of = settings_of
+        self.budget = budget or RequestBudget()
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.lease_ttl = lease_ttl
+        self.nonce_window = nonce_window
+        self.send_timeout = send_timeout
+        self.pacer = Pacer(posts_per_second)
         self.wake_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self.passes = 0  # for tests and the benchmark: how often it woke up
         self.sleeping = False  # between passes (tests wait for this after moving the clock)
         self.checked_at: dt.datetime | None = None  # the clock reading of the last "nothing more is due"
-        self.pacer = Pacer(POSTS_PER_SECOND)
+        self.leader = False  # holds the store's dispatcher lease
+        self.pass_started: dt.datetime | None = None
+        self.outages: dict[int, Outage] = {}
+        self._busy: set[int] = set()
+        self._destinations: dict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -70,37 +130,68 @@ class Scheduler:
             self._task = asyncio.create_task(self._run(), name="marquee-scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._renewer, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self.leader:
+            with contextlib.suppress(Exception):
+                await leases.release(self.store, leases.DISPATCHER, self.owner)
+            self.leader = False
 
     def wake(self) -> None:
         self.wake_event.set()
 
     async def _run(self) -> None:
-        await self.bot.wait_until_ready()
+        await self.client.wait_until_ready()
         while True:
             self.wake_event.clear()
             try:
+                if not await self._hold_lease():
+                    await self._sleep_until(self.clock.now() + self.lease_ttl / 3)
+                    continue
                 await self.run_once()
-                next_due = await countdowns.next_due(self.store)
+                next_due = await countdowns.next_due(self.store, held_guilds=self.held_guilds())
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("countdown pass failed; retrying in a minute")
-                next_due = self.bot.clock.now() + dt.timedelta(minutes=1)
+                next_due = self.clock.now() + dt.timedelta(minutes=1)
             await self._sleep_until(next_due)
 
+    async def _hold_lease(self) -> bool:
+        """Take or renew the dispatcher lease; only its holder dispatches."""
+        held = await leases.acquire(self.store, leases.DISPATCHER, self.owner, self.clock.now(), self.lease_ttl)
+        if held and not self.leader:
+            log.info("this process now dispatches countdowns (lease %s)", self.owner)
+            if self._renewer is None or self._renewer.done():
+                self._renewer = asyncio.create_task(self._renew(), name="marquee-lease")
+        elif not held and self.leader:
+            log.warning("another process took over countdown dispatch")
+        self.leader = held
+        return held
+
+    async def _renew(self) -> None:
+        """Keep the lease while passes run long (a big wave): renew every third of its lifetime."""
+        while self.leader:
+            await asyncio.sleep(self.lease_ttl.total_seconds() / 3)
+            try:
+                self.leader = await leases.acquire(self.store, leases.DISPATCHER, self.owner, self.clock.now(),
+                                                   self.lease_ttl)
+            except Exception:
+                log.exception("could not renew the dispatcher lease")
+        self.wake()
+
     async def _sleep_until(self, instant: dt.datetime | None) -> None:
-        now = self.bot.clock.now()
-        limit = now + MAX_SLEEP
+        now = self.clock.now()
+        limit = now + min(MAX_SLEEP, self.lease_ttl / 3)
         target = min(instant, limit) if instant else limit
         if target <= now:
             return
         self.sleeping = True
         waits = [asyncio.ensure_future(self.wake_event.wait())]
-        changed = getattr(self.bot.clock, "changed", None)
+        changed = getattr(self.clock, "changed", None)
         if isinstance(changed, asyncio.Event):  # a held clock (tests, playground): wake when it moves
             waits.append(asyncio.ensure_future(changed.wait()))
         try:
@@ -110,166 +201,304 @@ class Scheduler:
             for waiter in waits:
                 waiter.cancel()
 
+    # -- outages ------------------------------------------------------------------------------------------
+
+    def held_guilds(self) -> list[int]:
+        """Servers in a Discord outage: their channels are unknown, not gone; their posts wait."""
+        return [g.id for g in self.client.guilds if g.unavailable]
+
+    def guild_unavailable(self, guild_id: int) -> None:
+        self.outages[guild_id] = Outage(self.clock.now())
+
+    def guild_available(self, guild_id: int) -> None:
+        outage = self.outages.get(guild_id)
+        if outage is not None and outage.ended is None:
+            self.outages[guild_id] = replace(outage, ended=self.clock.now())
+        self.wake()
+
     # -- one pass ---------------------------------------------------------------------------------------
 
     async def run_once(self) -> int:
         """Handle moves, then send everything due. Returns how many messages were sent."""
         self.passes += 1
+        self.pass_started = self.clock.now()
         await self._handle_moves()
-        sent = 0
+        sent: list[int] = []
+        tasks: list[asyncio.Task[None]] = []
         while True:
-            now = self.bot.clock.now()
-            due = await countdowns.runnable(self.store, now)
+            now = self.clock.now()
+            held = self.held_guilds()
+            for guild_id in held:
+                self.outages.setdefault(guild_id, Outage(now))
+            due = await countdowns.runnable(self.store, now, CHUNK, held_guilds=held, busy=self._busy)
             if not due:
-                self.checked_at = now
-                return sent
-            sent += await self._dispatch(due, now)
-            if len(due) < 500:  # that was everything due by `now`
-                self.checked_at = now
-                return sent
+                break
+            if len(due) == CHUNK:  # keep a destination's rows together: the last one may be cut off
+                last = due[-1].subscription.destination
+                whole = [d for d in due if d.subscription.destination != last]
+                due = whole or due
+            tasks += await self._dispatch(due, now, sent)
+            if len(due) < CHUNK:
+                break
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.checked_at = now
+        return len(sent)
 
-    async def _dispatch(self, due: list[Delivery], now: dt.datetime) -> int:
-        # After downtime, each subscription posts only its latest missed milestone (marked late).
-        by_subscription: dict[int, list[Delivery]] = defaultdict(list)
-        for delivery in due:
-            by_subscription[delivery.subscription.id].append(delivery)
-        chosen: list[Delivery] = []
-        skipped: list[int] = []
-        for items in by_subscription.values():
-            resend = [d for d in items if d.state == "claimed"]
-            fresh = [d for d in items if d.state == "pending"]
-            chosen += resend
-            notices = [d for d in fresh if d.milestone.startswith("moved:")]
-            milestones = [d for d in fresh if not d.milestone.startswith("moved:")]
-            chosen += notices
-            if milestones:
-                latest = max(milestones, key=lambda d: (d.due_at, d.id))
-                chosen.append(latest)
-                skipped += [d.id for d in milestones if d is not latest]
-        # Deliveries due for one channel at once go out as one message.
-        groups: dict[tuple[str, int], list[Delivery]] = defaultdict(list)
-        for delivery in chosen:
-            sub = delivery.subscription
-            target = ("channel", sub.channel_id) if sub.kind == "channel" else ("dm", sub.user_id)
-            groups[target].append(delivery)  # type: ignore[index]
-        batches = []
-        for items in groups.values():
-            claimed = [d for d in items if d.batch]
-            if claimed:  # a retry keeps its nonce, so Discord can answer with the first message
-                by_batch: dict[str, list[Delivery]] = defaultdict(list)
-                for d in claimed:
-                    by_batch[d.batch or ""].append(d)
-                batches += list(by_batch.items())
-                items = [d for d in items if not d.batch]
-            if items:
-                batches.append((nonce_for([d.id for d in items]), items))
-        late = {d.id for d in chosen if d.state == "pending" and now - d.due_at > LATE_AFTER}
-        await countdowns.claim(self.store, [(n, [d.id for d in ds], [d.id for d in ds if d.id in late])
-                                            for n, ds in batches], skipped, now)
-        sent = 0
-        for nonce, items in batches:
-            items = [d if d.id not in late else _with_late(d) for d in items]
-            sent += await self._send(nonce, items)
-        return sent
+    async def _dispatch(self, due: list[Delivery], now: dt.datetime, sent: list[int]) -> list[asyncio.Task[None]]:
+        plan = delivery.catch_up(due)
+        await countdowns.skip(self.store, [d.id for d in plan.skipped], now,
+                              "missed while the bot was offline; only the latest milestone is posted")
+        by_destination: dict[tuple[str, int], list[Delivery]] = defaultdict(list)
+        for item in plan.chosen:
+            by_destination[item.subscription.destination].append(item)
+        tasks = []
+        for destination, items in by_destination.items():
+            outgoing = await self._messages(items, now)
+            for out in outgoing:
+                self._busy.update(out.ids)
+            await self._slots.acquire()
+            tasks.append(asyncio.create_task(self._deliver(destination, outgoing, sent)))
+        return tasks
 
-    async def _send(self, nonce: str, items: list[Delivery]) -> int:
-        sub = items[0].subscription
-        now = self.bot.clock.now()
-        ids = [d.id for d in items]
-        try:
-            content, mentions = await self._compose(items)
-            destination = await self._destination(sub)
-            await self.pacer.wait()
-            message = await destination.send(content, allowed_mentions=mentions, nonce=nonce)
-        except discord.HTTPException as exc:
-            await self._failed(items, exc)
-            return 0
-        except _Gone as exc:
-            await self._lost_access(items, str(exc))
-            return 0
-        await countdowns.mark_sent(self.store, ids, message.id, now)
-        log.info("posted %s for guild %s (%s)", ", ".join(label_of(d.milestone) for d in items), sub.guild_id,
-                 nonce)
-        return 1
+    async def _messages(self, items: list[Delivery], now: dt.datetime) -> list[Outgoing]:
+        """The messages for one destination: retries keep their nonce; the rest are composed and split at line
+        boundaries into as many messages as Discord's limit needs, each with its own nonce."""
+        retries: dict[str, list[Delivery]] = defaultdict(list)
+        fresh: list[Delivery] = []
+        for item in items:
+            if item.batch:
+                retries[item.batch].append(item)
+            else:
+                fresh.append(item)
+        out = [Outgoing(nonce, group, late={d.id: d.late for d in group}) for nonce, group in retries.items()]
+        if not fresh:
+            return out
+        late = {d.id: delivery.lateness(d.due_at, self.pass_started or now, self.outages.get(d.subscription.guild_id))
+                for d in fresh}
+        fresh = [replace(d, late=late[d.id]) for d in fresh]
+        lines = await self._lines(fresh)
+        by_id = {d.id: d for d in fresh}
+        prefix, _ = self._pings(fresh)
+        reserved = len(prefix) + 1 + len("\n" + delivery.marker(delivery.nonce_for([0]))) + 8
+        for ids in delivery.pack_lines(lines, reserved=reserved):
+            group = [by_id[i] for i in ids]
+            nonce = delivery.nonce_for(ids)
+            body = [line for i, line in lines if i in set(ids)]
+            content, mentions = self._assemble(group, body, nonce)
+            out.append(Outgoing(nonce, group, content, mentions, {i: late[i] for i in ids}))
+        # Deliveries with nothing to say (their release is gone) are recorded without a post.
+        silent = [d.id for d in fresh if not any(i == d.id for i, _ in lines)]
+        if silent:
+            await countdowns.skip(self.store, silent, now, "its release no longer exists")
+        return out
 
-    async def _destination(self, sub: Subscription) -> discord.abc.Messageable:
-        if sub.kind == "dm":
-            assert sub.user_id is not None
-            user = self.bot.get_user(sub.user_id) or await self.bot.fetch_user(sub.user_id)
-            return user.dm_channel or await user.create_dm()
-        assert sub.channel_id is not None
-        channel = self.bot.get_channel(sub.channel_id)
-        if channel is None:
-            guild = self.bot.get_guild(sub.guild_id)
-            if guild is None:
-                raise _Gone("I am no longer in that server")
-            raise _Gone("the channel was deleted")
-        return channel  # type: ignore[return-value]
-
-    async def _compose(self, items: list[Delivery]) -> tuple[str, discord.AllowedMentions]:
-        lines: list[str] = []
-        roles: list[int] = []
-        everyone = False
-        for delivery in items:
-            sub = delivery.subscription
+    async def _lines(self, items: Sequence[Delivery]) -> list[tuple[int, str]]:
+        lines: list[tuple[int, str]] = []
+        for item in items:
+            sub = item.subscription
             title = render.safe(sub.title_name, 100)
             release = await self._release(sub)
+            if release is None:
+                continue
+            if item.key.is_move:
+                assert item.key.move_id is not None
+                old = await countdowns.moved_from(self.store, item.key.move_id)
+                if old is not None:
+                    lines.append((item.id, countdown.moved_line(title, old, release.value)))
+                continue
+            milestone = countdown.Milestone.parse(item.key.label)
+            lines.append((item.id, countdown.milestone_line(title, milestone, release.value, late=item.late)))
+        return lines
+
+    @staticmethod
+    def _pings(items: Sequence[Delivery]) -> tuple[str, discord.AllowedMentions]:
+        roles: list[int] = []
+        everyone = False
+        for item in items:
+            sub = item.subscription
             if sub.role_id == sub.guild_id:
                 everyone = True
             elif sub.role_id and sub.role_id not in roles:
                 roles.append(sub.role_id)
-            if delivery.milestone.startswith("moved:"):
-                old = await countdowns.moved_from(self.store, int(delivery.milestone.split(":", 1)[1]))
-                if old is not None and release is not None:
-                    lines.append(countdown.moved_line(title, old, release.value))
-                continue
-            if release is None:
-                continue
-            milestone = countdown.Milestone.parse(label_of(delivery.milestone))
-            lines.append(countdown.milestone_line(title, milestone, release.value, late=delivery.late))
         prefix = " ".join(["@everyone"] * everyone + [f"<@&{r}>" for r in roles])
-        content = (prefix + "\n" if prefix else "") + "\n".join(lines or ["(nothing to announce)"])
         mentions = discord.AllowedMentions(everyone=everyone, users=False, replied_user=False,
                                            roles=[discord.Object(r) for r in roles])
-        return content[:2000], mentions
+        return prefix, mentions
+
+    def _assemble(self, items: Sequence[Delivery], lines: Sequence[str],
+                  nonce: str) -> tuple[str, discord.AllowedMentions]:
+        prefix, mentions = self._pings(items)
+        body = "\n".join(lines) or "(nothing to announce)"
+        tail = "\n" + delivery.marker(nonce)
+        head = prefix + "\n" if prefix else ""
+        room = delivery.MESSAGE_LIMIT - len(head) - len(tail)
+        return head + body[:room] + tail, mentions
 
     async def _release(self, sub: Subscription) -> Release | None:
-        return await self.bot.reads.release_of(sub.title_slug, sub.guild_id, sub.region, sub.medium)
+        return await self.reads.release_of(sub.title_slug, sub.guild_id, sub.region, sub.medium)
+
+    # -- sending ------------------------------------------------------------------------------------------
+
+    async def _deliver(self, destination: tuple[str, int], outgoing: list[Outgoing], sent: list[int]) -> None:
+        """One destination's messages, in order (its own task: other destinations never wait for it)."""
+        try:
+            async with self._destinations[destination]:
+                for out in outgoing:
+                    try:
+                        if await self._send(out):
+                            sent.append(out.ids[0])
+                    except Exception:
+                        log.exception("countdown post for guild %s failed unexpectedly", out.sub.guild_id)
+                        await countdowns.mark_retry(self.store, out.ids, "internal error",
+                                                    self.clock.now() + delivery.backoff(1), self.clock.now())
+                    finally:
+                        self._busy.difference_update(out.ids)
+        finally:
+            self._slots.release()
+
+    async def _send(self, out: Outgoing) -> bool:
+        """Claim, send (bounded), record. True when a message went out (or was found already out)."""
+        sub = out.sub
+        now = self.clock.now()
+        if sub.kind == "dm":
+            blocked = await countdowns.dm_block(self.store, sub.user_id or 0, now)
+            if blocked:
+                await countdowns.mark_failed(self.store, out.ids, blocked, now, count_attempt=False)
+                return False
+        if delivery.retry_rule(out.first_attempt_at, now, self.nonce_window) is Retry.CHECK_HISTORY:
+            verdict, found = await self._check_history(out)
+            if verdict is Verdict.SENT:
+                assert found is not None
+                await countdowns.mark_sent(self.store, out.ids, found, now, "found in the channel's history")
+                log.info("countdown post %s was already in the channel (history)", out.nonce)
+                return True
+            if verdict is Verdict.UNCERTAIN:
+                note = ("the first attempt is older than Discord remembers nonces and I cannot read the "
+                        "channel's history (Read Message History) to check; not posted again")
+                await countdowns.mark_uncertain(self.store, out.ids, note, now)
+                log.warning("countdown post %s in guild %s is uncertain: %s", out.nonce, sub.guild_id, note)
+                return False
+            await countdowns.restart_window(self.store, out.ids, now)
+        try:
+            target = await self._destination(sub)
+        except _Unavailable:
+            return False  # held: the next pass after GUILD_CREATE sends it
+        claimed = await countdowns.claim(self.store, [Claim(out.nonce, tuple(out.ids), out.late)], now)
+        if not claimed:
+            return False
+        if out.content is None:
+            lines = await self._lines(out.items)
+            out.content, out.mentions = self._assemble(out.items, [line for _, line in lines], out.nonce)
+        await self.budget.wait()
+        await self.pacer.wait()
+        try:
+            message = await asyncio.wait_for(
+                target.send(out.content, allowed_mentions=out.mentions, nonce=out.nonce), self.send_timeout)
+        except TimeoutError:
+            await self._retry(out, f"no answer from Discord within {self.send_timeout:g} s")
+            return False
+        except discord.HTTPException as exc:
+            return await self._failed(out, exc)
+        await countdowns.mark_sent(self.store, out.ids, message.id, self.clock.now())
+        log.info("posted %s for guild %s (%s)", ", ".join(d.key.label or "moved" for d in out.items),
+                 sub.guild_id, out.nonce)
+        return True
+
+    async def _destination(self, sub: Subscription) -> discord.abc.Messageable:
+        if sub.kind == "dm":
+            assert sub.user_id is not None
+            user = self.client.get_user(sub.user_id)
+            if user is not None and user.dm_channel is not None:
+                return user.dm_channel
+            await self.pacer.wait()
+            user = user or await self.client.fetch_user(sub.user_id)
+            return user.dm_channel or await user.create_dm()
+        assert sub.channel_id is not None
+        guild = self.client.get_guild(sub.guild_id)
+        if guild is not None and guild.unavailable:
+            raise _Unavailable()
+        channel = self.client.get_channel(sub.channel_id)
+        # Not in the cache: only Discord can say whether it is gone (404 10003) or the bot lost access (403).
+        return channel or self.client.get_partial_messageable(sub.channel_id, guild_id=sub.guild_id)  # type: ignore[return-value]
+
+    async def _check_history(self, out: Outgoing) -> tuple[Verdict, int | None]:
+        """Search the channel's newest messages for this post's marker (Discord forgets nonces)."""
+        sub = out.sub
+        if sub.kind == "dm":
+            try:
+                channel: Any = await self._destination(sub)
+            except discord.HTTPException:
+                return Verdict.UNCERTAIN, None
+            can_read = True
+        else:
+            channel = self.client.get_channel(sub.channel_id or 0)
+            guild = self.client.get_guild(sub.guild_id)
+            me = guild.me if guild is not None else None
+            can_read = (channel is not None and me is not None
+                        and channel.permissions_for(me).read_message_history  # type: ignore[union-attr]
+                        and channel.permissions_for(me).view_channel)  # type: ignore[union-attr]
+        if not can_read:
+            return Verdict.UNCERTAIN, None
+        me_id = self.client.user.id if self.client.user else 0
+        try:
+            await self.pacer.wait()
+            async for message in channel.history(limit=HISTORY_LIMIT):
+                if message.author.id == me_id and delivery.carries_marker(message.content, out.nonce):
+                    return Verdict.SENT, message.id
+        except discord.HTTPException as exc:
+            log.warning("could not read the history of channel %s: %s", sub.channel_id, exc)
+            return Verdict.UNCERTAIN, None
+        return delivery.history_verdict(can_read=True, found=False), None
 
     # -- failures ---------------------------------------------------------------------------------------
 
-    async def _failed(self, items: list[Delivery], exc: discord.HTTPException) -> None:
-        code = getattr(exc, "code", 0)
-        if exc.status in (403, 404) or code in LOST_ACCESS:
-            reason = LOST_ACCESS.get(code) or f"Discord answered {exc.status}"
-            if items[0].subscription.kind == "dm":
-                await countdowns.mark_retry(self.store, [d.id for d in items], reason, None, self.bot.clock.now())
-                log.info("DM to %s not delivered: %s", items[0].subscription.user_id, reason)
-                return
-            await self._lost_access(items, reason)
-            return
-        # 429/5xx after discord.py's own retries: back off, a bounded number of times.
-        attempts = max(d.attempts for d in items) + 1
-        now = self.bot.clock.now()
-        error = f"Discord answered {exc.status} ({exc.text[:100] if exc.text else 'no detail'})"
-        if attempts >= countdowns.MAX_ATTEMPTS:
-            await countdowns.mark_retry(self.store, [d.id for d in items], error, None, now)
-            log.warning("gave up on a countdown post for guild %s after %d attempts: %s",
-                        items[0].subscription.guild_id, attempts, error)
-            name = render.safe(items[0].subscription.title_name)
-            await self.alert(items[0].subscription, f"A countdown post for **{name}** could not be delivered "
-                                                    f"after {attempts} attempts ({error}).")
-            return
-        retry_at = now + RETRY_BASE * (2 ** (attempts - 1))
-        await countdowns.mark_retry(self.store, [d.id for d in items], error, retry_at, now)
-        log.warning("countdown post for guild %s failed (%s); retrying at %s", items[0].subscription.guild_id,
-                    error, retry_at.isoformat())
+    async def _failed(self, out: Outgoing, exc: discord.HTTPException) -> bool:
+        sub = out.sub
+        now = self.clock.now()
+        outcome, reason = delivery.outcome_of(exc.status, getattr(exc, "code", 0) or 0, dm=sub.kind == "dm")
+        if outcome is Outcome.SENT_DELETED:
+            await countdowns.mark_sent(self.store, out.ids, None, now, reason)
+            log.info("countdown post %s for guild %s existed and was deleted in Discord", out.nonce, sub.guild_id)
+            return True
+        if outcome is Outcome.DMS_CLOSED:
+            await countdowns.block_dms(self.store, sub.user_id or 0, now + DM_BLOCK, reason)
+            await countdowns.mark_failed(self.store, out.ids, reason, now)
+            log.info("DM to %s not delivered: %s; not trying them again for 24 h", sub.user_id, reason)
+            return False
+        if outcome is Outcome.PAUSE:
+            await self._lost_access(out, reason)
+            return False
+        if outcome is Outcome.GIVE_UP:
+            await countdowns.mark_failed(self.store, out.ids, f"{reason}: {exc.text[:200]}", now)
+            log.error("Discord refused a countdown post for guild %s: %s", sub.guild_id, exc)
+            return False
+        await self._retry(out, f"{reason} ({exc.text[:100] if exc.text else 'no detail'})")
+        return False
 
-    async def _lost_access(self, items: list[Delivery], reason: str) -> None:
+    async def _retry(self, out: Outgoing, error: str) -> None:
+        """429/5xx after discord.py's own retries, or no answer in time: back off, a bounded number of times.
+        The retry keeps the nonce; if it comes after Discord forgot it, the history is checked first."""
+        attempts = max(d.attempts for d in out.items) + 1
+        now = self.clock.now()
+        sub = out.sub
+        if attempts >= countdowns.MAX_ATTEMPTS:
+            await countdowns.mark_retry(self.store, out.ids, error, None, now)
+            log.warning("gave up on a countdown post for guild %s after %d attempts: %s", sub.guild_id, attempts,
+                        error)
+            await self.alert(sub, f"A countdown post for **{render.safe(sub.title_name)}** could not be delivered "
+                                  f"after {attempts} attempts ({error}).")
+            return
+        retry_at = now + delivery.backoff(attempts)
+        await countdowns.mark_retry(self.store, out.ids, error, retry_at, now)
+        log.warning("countdown post for guild %s failed (%s); retrying at %s", sub.guild_id, error,
+                    retry_at.isoformat())
+
+    async def _lost_access(self, out: Outgoing, reason: str) -> None:
         """403/404: pause the subscription (no more attempts), put the rows back, tell the server once."""
-        now = self.bot.clock.now()
-        subs = {d.subscription.id: d.subscription for d in items}
-        await countdowns.release_claims(self.store, [d.id for d in items], now)
+        now = self.clock.now()
+        subs = {d.subscription.id: d.subscription for d in out.items}
+        await countdowns.release_claims(self.store, [d.id for d in out.items if d.attempts == 0], now)
         newly = await countdowns.pause(self.store, subs, reason, now)
         for sid in newly:
             sub = subs[sid]
@@ -279,7 +508,7 @@ class Scheduler:
 
     async def pause_where(self, subs: Sequence[Subscription], reason: str) -> None:
         """Pause after a channel/role deletion or the bot leaving a server (gateway events)."""
-        newly = await countdowns.pause(self.store, [s.id for s in subs], reason, self.bot.clock.now())
+        newly = await countdowns.pause(self.store, [s.id for s in subs], reason, self.clock.now())
         for sub in subs:
             if sub.id in newly:
                 log.warning("paused countdown subscription %s in guild %s: %s", sub.id, sub.guild_id, reason)
@@ -287,12 +516,16 @@ class Scheduler:
                                       f"Run /reminders resume id:{sub.id} when it is fixed.")
 
     async def alert(self, sub: Subscription, text: str) -> None:
-        """Tell the server in its alerts channel, if it has one the bot can post in (never retried)."""
-        settings = self.bot.guild_settings(sub.guild_id)
-        channel = self.bot.get_channel(settings.alerts_channel_id) if settings.alerts_channel_id else None
+        """Tell the server in its alerts channel, if it has one the bot can post in now (never retried)."""
+        settings = self.settings_of(sub.guild_id)
+        guild = self.client.get_guild(sub.guild_id)
+        if guild is None or guild.unavailable or not settings.alerts_channel_id:
+            return
+        channel = guild.get_channel(settings.alerts_channel_id)
         if channel is None or channel.id == sub.channel_id:
             return
         try:
+            await self.pacer.wait()
             await channel.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())  # type: ignore[union-attr]
         except discord.HTTPException as exc:
             log.warning("could not post an alert in guild %s: %s", sub.guild_id, exc)
@@ -308,53 +541,14 @@ class Scheduler:
                 release = await self._release(sub)
                 if release is None or release.id != move.release_id:
                     continue  # this server follows its own row for that release, which did not move
-                await self.replan(sub, release, notice=f"moved:{move.id}")
+                await self.replan(sub, release, notice=countdowns.DeliveryKey.move(move.id))
             await countdowns.mark_moves_seen(self.store, move.id)
 
-    async def follow(self, subs: Sequence[Subscription]) -> None:
-        """Plan these subscriptions again from their release as it is now (a new row, a new time zone)."""
-        for sub in subs:
-            release = await self._release(sub)
-            if release is not None:
-                await self.replan(sub, release)
-        self.wake()
+    async def replan(self, sub: Subscription, release: Release, *,
+                     notice: countdowns.DeliveryKey | None = None) -> None:
+        settings = self.settings_of(sub.guild_id)
+        import zoneinfo
 
-    async def replan(self, sub: Subscription, release: Release, *, notice: str | None = None) -> None:
-        planned = self.plan(sub, release)
-        await countdowns.replan(self.store, sub, release.id, planned, self.bot.clock.now(), notice)
-
-    def plan(self, sub: Subscription, release: Release) -> list[tuple[str, dt.datetime]]:
-        """The subscription's milestones for this release: (key, due) with the key '7d@2027-03-14'."""
-        settings = self.bot.guild_settings(sub.guild_id)
-        tz = zoneinfo.ZoneInfo(settings.timezone)
-        milestones = countdown.parse_milestones(sub.milestones)
-        key = release.value.date.isoformat() if release.value.date else "tba"
-        if release.value.time:
-            key += f"T{release.value.time:%H:%M}"
-        return [(f"{m.label}@{key}", due) for m, due in countdown.plan(release.value, milestones, tz,
-                                                                          settings.posting_hour)]
-
-
-class Pacer:
-    """At most `rate` sends per second of real (loop) time: rate limits are physical, not the bot's clock."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
-        self._next = 0.0
-
-    async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._next > now:
-            await asyncio.sleep(self._next - now)
-        self._next = max(now, self._next) + self.interval
-
-
-class _Gone(Exception):
-    """The destination no longer exists for the bot (channel deleted, server left)."""
-
-
-def _with_late(delivery: Delivery) -> Delivery:
-    from dataclasses import replace
-
-    return replace(delivery, late=True)
+        planned = countdown.plan_keys(release.value, sub.milestones, zoneinfo.ZoneInfo(settings.timezone),
+                                      settings.posting_hour)
+        await countdowns.replan(self.store, sub, release.id, planned, self.clock.now(), notice)

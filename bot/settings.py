@@ -37,6 +37,9 @@ class Settings:
     api_base_url: str = DISCORD_API_BASE_URL
     gateway_url: str = DISCORD_GATEWAY_URL
     log_level: str = "INFO"
+    # Advanced: Discord's nonce memory the bot relies on, and the dispatcher lease (tests shorten both).
+    nonce_window_seconds: float = 90.0
+    lease_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +69,18 @@ class Settings:
             if not value.startswith(schemes):
                 raise SettingsError(f"{name} must start with {' or '.join(schemes)}, not {value[:60]!r}")
             urls[name] = value.rstrip("/") if name == "DISCORD_API_BASE_URL" else value
+        numbers = {}
+        for name, default, low, high in (("MARQUEE_NONCE_WINDOW_SECONDS", 90.0, 1.0, 120.0),
+                                         ("MARQUEE_LEASE_SECONDS", 30.0, 1.0, 600.0)):
+            raw = get(name)
+            try:
+                value = float(raw) if raw is not None else default
+            except ValueError:
+                value = float("nan")
+            if not low <= value <= high:
+                raise SettingsError(f"{name} must be a number of seconds from {low:g} to {high:g}, "
+                                    f"not {(raw or '')[:40]!r}")
+            numbers[name] = value
         token = get("DISCORD_TOKEN")
         if token is not None and (any(ch.isspace() for ch in token) or token.lower().startswith("bot ")):
             raise SettingsError("DISCORD_TOKEN must be the bare token (no 'Bot ' prefix, no spaces)")
@@ -76,6 +91,8 @@ class Settings:
             api_base_url=urls["DISCORD_API_BASE_URL"],
             gateway_url=urls["DISCORD_GATEWAY_URL"],
             log_level=level,
+            nonce_window_seconds=numbers["MARQUEE_NONCE_WINDOW_SECONDS"],
+            lease_seconds=numbers["MARQUEE_LEASE_SECONDS"],
         )
 
     def require_token(self) -> str:

@@ -46,8 +46,40 @@ def describe(error: app_commands.AppCommandError) -> str | None:
     return None
 
 
+ALREADY_ACKNOWLEDGED = 40060
+
+
+def answered_by_a_twin(error: BaseException | None) -> bool:
+    """Another process on the same token answered first (an overlapping deploy: Discord sends every event
+    to both): our answer gets 40060. Nothing is wrong and the member already has their answer."""
+    while error is not None:
+        if isinstance(error, discord.HTTPException) and error.code == ALREADY_ACKNOWLEDGED:
+            return True
+        error = getattr(error, "original", None) or error.__cause__
+    return False
+
+
+class TwinFilter(logging.Filter):
+    """Drops discord.py's tracebacks for 40060 (autocomplete and button answers a twin process gave first)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if answered_by_a_twin(exc):
+            log.debug("interaction already answered by another process; ignored")
+            return False
+        return True
+
+
+for _name in ("discord.app_commands.tree", "discord.ui.view", "discord.client"):
+    logging.getLogger(_name).addFilter(TwinFilter())
+
+
 class MarqueeTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        if answered_by_a_twin(error):
+            log.debug("/%s in guild %s was answered by another process first", interaction.command and
+                      interaction.command.qualified_name, interaction.guild_id)
+            return
         message = describe(error)
         command = interaction.command.qualified_name if interaction.command else "?"
         if message is None:

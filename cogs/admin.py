@@ -92,7 +92,7 @@ class Admin(commands.Cog):
         saved = await self.editor(interaction).set_settings(**changes)
         self.bot.remember_settings(saved)
         if "timezone" in changes:  # posting hours are wall-clock times in the server's zone: plan again
-            await self.bot.scheduler.follow(await countdowns.subscriptions_in_guild(self.bot.store, saved.guild_id))
+            await self.bot.countdowns.timezone_changed(saved.guild_id)
 
     @settings.command(name="timezone", description="The server's time zone, e.g. Europe/London")
     @app_commands.describe(timezone="An IANA time zone name (pick from the suggestions)")
@@ -189,7 +189,7 @@ class Admin(commands.Cog):
             title, region=region, medium=medium, date=date, time=time, timezone=zone, status=status,
             note=checked_text(note, "note", validate.NOTE_MAX))
         # Countdowns of this release now follow the server's row; a move is handled as an event.
-        await self.bot.scheduler.follow([
+        await self.bot.countdowns.release_changed([
             sub for sub in await countdowns.subscriptions_for(self.bot.store, title.id, interaction.guild_id)
             if (sub.region, sub.medium) == (region, medium)])
         now, tz = self.bot.clock.now(), self.bot.guild_timezone(interaction.guild_id)
@@ -267,7 +267,7 @@ class Admin(commands.Cog):
             more = f"\n…and {len(exc.problems) - 8} more." if len(exc.problems) > 8 else ""
             raise UserError(f"Nothing was imported: the pack has problems.\n{shown}{more}") from None
         report = await self.editor(interaction).import_pack(pack)
-        self.bot.scheduler.wake()  # moved dates are picked up by the countdown scheduler
+        self.bot.countdowns.dates_changed()  # moved dates are picked up by the countdown dispatcher
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report.counts.items())) or "no changes"
         moved = f" {len(report.moved)} release date(s) moved." if report.moved else ""
         await self.done(interaction, f"Imported **{render.safe(pack['pack']['name'])}**: {counts}.{moved}")

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot import countdown, render, timemath
 from bot.app import Marquee
-from bot.checks import missing_post_permissions, require_manage_guild
+from bot.checks import missing_post_permissions, ping_problem, require_manage_guild
 from bot.errors import UserError
 from bot.transformers import TitleOption
 from db import countdowns, queries
@@ -70,26 +70,19 @@ class Reminders(commands.Cog):
             raise UserError("Only members who may mention @everyone can make countdowns ping @everyone.")
         if role is not None and not role.is_default() and role.managed:
             raise UserError(f"{role.mention} belongs to an integration and can't be pinged; pick another role.")
+        if role is not None and (problem := ping_problem(role, channel, interaction.guild.me)):
+            raise UserError(problem)
         release = await self._release(interaction, title)
         existing = [s for s in await countdowns.subscriptions(self.bot.store, interaction.guild.id)
                     if s.channel_id == channel.id and s.title_id == title.id]
         if existing:
             raise UserError(f"{channel.mention} already counts down to **{render.safe(title.name)}** "
                             f"(id {existing[0].id}); remove it first to change it.")
-        scheduler = self.bot.scheduler
-        now = self.bot.clock.now()
-        probe = countdowns.Subscription(0, interaction.guild.id, "channel", channel.id, None, title.id, title.slug,
-                                        title.name, release.region, release.medium, countdown.canonical(parsed),
-                                        role.id if role else None, interaction.user.id, None)
-        planned = scheduler.plan(probe, release)
-        sid = await countdowns.create_subscription(
-            self.bot.store, guild_id=interaction.guild.id, kind="channel", channel_id=channel.id, user_id=None,
-            title=title, release=release, milestones=countdown.canonical(parsed), role_id=role.id if role else None,
-            created_by=interaction.user.id, planned=planned, now=now)
-        scheduler.wake()
-        upcoming = [(label, due) for label, due in planned if due > now]
+        sid, upcoming = await self.bot.countdowns.subscribe(
+            guild_id=interaction.guild.id, title=title, release=release, milestones=countdown.canonical(parsed),
+            actor=interaction.user.id, channel_id=channel.id, role_id=role.id if role else None)
         ping = f", pinging {role.mention}" if role else " (pinging nobody)"
-        first = (f" The next post, {upcoming[0][0].split('@')[0]}, is <t:{int(upcoming[0][1].timestamp())}:R>."
+        first = (f" The next post, {upcoming[0][0].label}, is <t:{int(upcoming[0][1].timestamp())}:R>."
                  if upcoming else "")
         await interaction.response.send_message(
             f"Countdown **{sid}**: {channel.mention} will count down to **{render.safe(title.name)}** "
@@ -111,8 +104,9 @@ class Reminders(commands.Cog):
             if sub.paused_reason:
                 line += f"\n  ⏸️ Paused: {render.safe(sub.paused_reason)}. Fix it, then /reminders resume id:{sub.id}"
             elif sub.next_due:
-                line += f"\n  Next: {sub.next_milestone.split('@')[0] if sub.next_milestone else '?'} " \
-                        f"<t:{int(sub.next_due.timestamp())}:R>"
+                key = sub.next_key
+                what = "a “moved” notice" if key and key.is_move else (key.label if key else "?")
+                line += f"\n  Next: {what} <t:{int(sub.next_due.timestamp())}:R>"
             else:
                 line += "\n  Nothing left to post."
             lines.append(line)
@@ -131,8 +125,7 @@ class Reminders(commands.Cog):
     @app_commands.describe(id="The countdown's number, from /reminders list")
     async def remove(self, interaction: discord.Interaction, id: int) -> None:
         sub = await self._own(interaction, id)
-        await countdowns.remove_subscription(self.bot.store, sub.guild_id, sub.id, interaction.user.id,
-                                             self.bot.clock.now())
+        await self.bot.countdowns.remove(sub, interaction.user.id)
         await interaction.response.send_message(
             f"Countdown {sub.id} (**{render.safe(sub.title_name)}** in <#{sub.channel_id}>) removed.", ephemeral=True)
 
@@ -140,16 +133,16 @@ class Reminders(commands.Cog):
     @app_commands.describe(id="The countdown's number, from /reminders list")
     async def preview(self, interaction: discord.Interaction, id: int) -> None:
         sub = await self._own(interaction, id)
-        if not sub.next_milestone or not sub.next_due:
+        key = sub.next_key
+        if key is None or not sub.next_due:
             raise UserError(f"Countdown {sub.id} has nothing left to post.")
         release = await self.bot.reads.release_of(sub.title_slug, sub.guild_id, sub.region, sub.medium)
         if release is None:
             raise UserError(f"Countdown {sub.id} follows a release that no longer exists.")
-        label = sub.next_milestone.split("@")[0]
-        if label.startswith("moved:"):
+        if key.is_move:
             text = f"A “release moved” notice for **{render.safe(sub.title_name)}**."
         else:
-            text = countdown.milestone_line(render.safe(sub.title_name), countdown.Milestone.parse(label),
+            text = countdown.milestone_line(render.safe(sub.title_name), countdown.Milestone.parse(key.label),
                                             release.value)
         ping = f"<@&{sub.role_id}>\n" if sub.role_id and sub.role_id != sub.guild_id else (
             "@everyone\n" if sub.role_id else "")
@@ -170,10 +163,12 @@ class Reminders(commands.Cog):
         missing = missing_post_permissions(channel, guild.me)
         if missing:
             raise UserError(f"I still can't post in {channel.mention} (missing: {missing}).")
-        if sub.role_id and sub.role_id != sub.guild_id and guild.get_role(sub.role_id) is None:
+        role = guild.get_role(sub.role_id) if sub.role_id else None
+        if sub.role_id and role is None:
             raise UserError("The role it pings was deleted: remove this countdown and add a new one.")
-        await countdowns.resume(self.bot.store, sub.id, self.bot.clock.now())
-        self.bot.scheduler.wake()
+        if role is not None and (problem := ping_problem(role, channel, guild.me)):
+            raise UserError(problem)
+        await self.bot.countdowns.resume(sub)
         await interaction.response.send_message(f"Countdown {sub.id} resumed.", ephemeral=True)
 
     # -- /remindme --------------------------------------------------------------------------------------
@@ -189,15 +184,8 @@ class Reminders(commands.Cog):
             raise UserError(f"You already have a reminder for **{render.safe(title.name)}**.")
         if len(mine) >= 25:
             raise UserError("You have 25 reminders already; remove one first.")
-        probe = countdowns.Subscription(0, interaction.guild_id, "dm", None, interaction.user.id, title.id,
-                                        title.slug, title.name, release.region, release.medium, "0", None,
-                                        interaction.user.id, None)
-        planned = self.bot.scheduler.plan(probe, release)
-        await countdowns.create_subscription(
-            self.bot.store, guild_id=interaction.guild_id, kind="dm", channel_id=None, user_id=interaction.user.id,
-            title=title, release=release, milestones="0", role_id=None, created_by=interaction.user.id,
-            planned=planned, now=self.bot.clock.now())
-        self.bot.scheduler.wake()
+        await self.bot.countdowns.subscribe(guild_id=interaction.guild_id, title=title, release=release,
+                                            milestones="0", actor=interaction.user.id, user_id=interaction.user.id)
         await interaction.response.send_message(
             f"I'll DM you on release day: **{render.safe(title.name)}**, {timemath.format_date(release.value)}. "
             "Keep DMs from this server open.", ephemeral=True)
@@ -223,8 +211,7 @@ class Reminders(commands.Cog):
                                                           user_id=interaction.user.id) if s.title_id == title.id]
         if not mine:
             raise UserError(f"You have no reminder for **{render.safe(title.name)}**.")
-        await countdowns.remove_subscription(self.bot.store, interaction.guild_id, mine[0].id, interaction.user.id,
-                                             self.bot.clock.now())
+        await self.bot.countdowns.remove(mine[0], interaction.user.id)
         await interaction.response.send_message(f"Reminder for **{render.safe(title.name)}** removed.",
                                                 ephemeral=True)
 
@@ -233,17 +220,31 @@ class Reminders(commands.Cog):
     @commands.Cog.listener()
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         subs = await countdowns.subscriptions_in_channel(self.bot.store, channel.id)
-        await self.bot.scheduler.pause_where(subs, "the channel was deleted")
+        await self.bot.countdowns.pause(subs, "the channel was deleted")
 
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:
         subs = await countdowns.subscriptions_with_role(self.bot.store, role.id)
-        await self.bot.scheduler.pause_where(subs, f"the role @{role.name} it pings was deleted")
+        await self.bot.countdowns.pause(subs, f"the role @{role.name} it pings was deleted")
 
     @commands.Cog.listener()
     async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """GUILD_DELETE without `unavailable`: the bot was removed (an outage is on_guild_unavailable)."""
         subs = await countdowns.subscriptions_in_guild(self.bot.store, guild.id)
-        await self.bot.scheduler.pause_where(subs, "the bot was removed from the server")
+        await self.bot.countdowns.pause(subs, "the bot was removed from the server")
+
+    @commands.Cog.listener()
+    async def on_guild_unavailable(self, guild: discord.Guild) -> None:
+        """A Discord outage: the server's channels are unknown, not gone. Its posts wait for it."""
+        self.bot.scheduler.guild_unavailable(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        self.bot.scheduler.guild_available(guild.id)
+
+    @commands.Cog.listener()
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        self.bot.scheduler.guild_available(guild.id)
 
 
 async def setup(bot: Marquee) -> None:

@@ -45,19 +45,67 @@ class Subscription:
     next_milestone: str | None = None
     next_due: dt.datetime | None = None
 
+    @property
+    def next_key(self) -> DeliveryKey | None:
+        return DeliveryKey.parse(self.next_milestone) if self.next_milestone else None
+
+    @property
+    def destination(self) -> tuple[str, int]:
+        """Where its posts go: ('channel', id) or ('dm', user id)."""
+        return ("channel", self.channel_id or 0) if self.kind == "channel" else ("dm", self.user_id or 0)
+
+
+LATE_OFFLINE = 1  # the bot was not running when it was due
+LATE_OUTAGE = 2  # the server was unavailable (a Discord outage) when it was due
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryKey:
+    """What a delivery announces: a milestone of the release value it was planned for ('7d' of
+    '2027-03-14'), or the notice of a move (a release_moves id). Stored as '7d@2027-03-14' / 'moved:12'."""
+
+    label: str = ""
+    planned_for: str = ""
+    move_id: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> DeliveryKey:
+        if text.startswith("moved:"):
+            return cls(move_id=int(text.split(":", 1)[1]))
+        label, _, planned_for = text.partition("@")
+        return cls(label=label, planned_for=planned_for)
+
+    @classmethod
+    def move(cls, move_id: int) -> DeliveryKey:
+        return cls(move_id=move_id)
+
+    @property
+    def is_move(self) -> bool:
+        return self.move_id is not None
+
+    def __str__(self) -> str:
+        if self.move_id is not None:
+            return f"moved:{self.move_id}"
+        return f"{self.label}@{self.planned_for}" if self.planned_for else self.label
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
     id: int
     subscription: Subscription
     release_id: int
-    milestone: str
+    key: DeliveryKey
     due_at: dt.datetime
     state: str
     batch: str | None
     attempts: int
     message_id: int | None
-    late: bool
+    late: int
+    first_attempt_at: dt.datetime | None = None
+
+    @property
+    def milestone(self) -> str:
+        return str(self.key)
 
 
 _SUB_SQL = (
@@ -116,27 +164,27 @@ async def subscriptions_in_guild(store: Store, guild_id: int) -> list[Subscripti
     return [_sub(r) for r in await store.fetchall(_SUB_SQL + "WHERE s.guild_id = ?", (guild_id,))]
 
 
-PlannedRow = tuple[str, dt.datetime]  # (milestone label, due instant)
+PlannedRow = tuple[DeliveryKey, dt.datetime]  # (what, due instant)
 
 
 async def _insert_plan(conn: Any, subscription_id: int, release_id: int, planned: Sequence[PlannedRow],
                        now: dt.datetime) -> None:
     """Future milestones become pending; those already past are recorded as skipped (never posted)."""
-    for label, due in planned:
+    for key, due in planned:
         state = "pending" if due > now else "skipped"
         await conn.execute(
             "INSERT INTO deliveries (subscription_id, release_id, milestone, due_at, state, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subscription_id, release_id, milestone) DO UPDATE SET "
             "due_at = excluded.due_at, state = excluded.state, updated_at = excluded.updated_at "
             "WHERE deliveries.state IN ('pending', 'cancelled', 'skipped')",
-            (subscription_id, release_id, label, iso(due), state, iso(now)))
+            (subscription_id, release_id, str(key), iso(due), state, iso(now)))
 
 
 async def create_subscription(store: Store, *, guild_id: int, kind: str, channel_id: int | None,
                               user_id: int | None, title: models.Title, release: models.Release, milestones: str,
                               role_id: int | None, created_by: int, planned: Sequence[PlannedRow],
                               now: dt.datetime) -> int:
-    async with store.transaction() as conn:
+    async with store.transaction(catalog=False) as conn:
         cur = await conn.execute(
             "INSERT INTO subscriptions (guild_id, kind, channel_id, user_id, title_id, region, medium, milestones, "
             "role_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -153,7 +201,7 @@ async def create_subscription(store: Store, *, guild_id: int, kind: str, channel
 
 async def remove_subscription(store: Store, guild_id: int, subscription_id: int, actor_id: int,
                               now: dt.datetime) -> bool:
-    async with store.transaction() as conn:
+    async with store.transaction(catalog=False) as conn:
         cur = await conn.execute("DELETE FROM subscriptions WHERE guild_id = ? AND id = ?",
                                  (guild_id, subscription_id))
         if cur.rowcount:
@@ -165,7 +213,7 @@ async def remove_subscription(store: Store, guild_id: int, subscription_id: int,
 async def pause(store: Store, subscription_ids: Iterable[int], reason: str, now: dt.datetime) -> list[int]:
     """Pause the subscriptions (not already paused); returns the ones newly paused."""
     paused = []
-    async with store.transaction() as conn:
+    async with store.transaction(catalog=False) as conn:
         for sid in subscription_ids:
             cur = await conn.execute("UPDATE subscriptions SET paused_reason = ?, paused_at = ? "
                                      "WHERE id = ? AND paused_reason IS NULL", (reason, iso(now), sid))
@@ -175,18 +223,21 @@ async def pause(store: Store, subscription_ids: Iterable[int], reason: str, now:
 
 
 async def resume(store: Store, subscription_id: int, now: dt.datetime) -> None:
-    async with store.transaction() as conn:
+    async with store.transaction(catalog=False) as conn:
         await conn.execute("UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL WHERE id = ?",
                            (subscription_id,))
-        # Failed deliveries get another chance; the catch-up rule still posts only the latest one.
-        await conn.execute("UPDATE deliveries SET state = 'pending', attempts = 0, retry_at = NULL, batch = NULL "
-                           "WHERE subscription_id = ? AND state = 'failed' AND message_id IS NULL", (subscription_id,))
+        # Failed deliveries get another chance; the catch-up rule still posts only the latest one. Those that
+        # were attempted keep their nonce and first attempt: if that is long ago, the channel's history is
+        # checked for the earlier post before anything is sent again.
+        await conn.execute("UPDATE deliveries SET state = CASE WHEN batch IS NULL THEN 'pending' ELSE 'claimed' END, "
+                           "attempts = 0, retry_at = NULL WHERE subscription_id = ? AND state = 'failed' "
+                           "AND message_id IS NULL", (subscription_id,))
 
 
 async def replan(store: Store, sub: Subscription, release_id: int, planned: Sequence[PlannedRow],
-                 now: dt.datetime, notice: str | None) -> None:
+                 now: dt.datetime, notice: DeliveryKey | None) -> None:
     """The release moved (or changed row): pending posts are recomputed; one 'moved' notice is due now."""
-    async with store.transaction() as conn:
+    async with store.transaction(catalog=False) as conn:
         await conn.execute("UPDATE deliveries SET state = 'cancelled', updated_at = ? WHERE subscription_id = ? "
                            "AND state = 'pending'", (iso(now), sub.id))
         await _insert_plan(conn, sub.id, release_id, planned, now)
@@ -194,31 +245,45 @@ async def replan(store: Store, sub: Subscription, release_id: int, planned: Sequ
             await conn.execute(
                 "INSERT INTO deliveries (subscription_id, release_id, milestone, due_at, state, updated_at) "
                 "VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT DO NOTHING",
-                (sub.id, release_id, notice, iso(now), iso(now)))
+                (sub.id, release_id, str(notice), iso(now), iso(now)))
 
 
 # -- the dispatcher's queries -----------------------------------------------------------------------------
 
 _RUNNABLE = ("s.paused_reason IS NULL AND ((d.state = 'pending' AND d.due_at <= :now) OR "
-             "(d.state = 'claimed' AND ifnull(d.retry_at, '') <= :now))")
+             "(d.state = 'claimed' AND ifnull(d.retry_at, '') <= :now)) "
+             "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) "
+             "AND d.id NOT IN (SELECT value FROM json_each(:busy))")
 
 
-async def next_due(store: Store) -> dt.datetime | None:
-    """The earliest instant anything could be sent (uses the (state, due_at) index)."""
+def _json_ids(ids: Iterable[int]) -> str:
+    return "[" + ",".join(str(int(i)) for i in ids) + "]"
+
+
+async def next_due(store: Store, *, held_guilds: Iterable[int] = ()) -> dt.datetime | None:
+    """The earliest instant anything could be sent (uses the (state, due_at) index). Channel posts of
+    `held_guilds` (servers in a Discord outage) wait, so they do not count."""
+    held = _json_ids(held_guilds)
     row = await store.fetchone(
         "SELECT min(t) FROM (SELECT min(d.due_at) AS t FROM deliveries d JOIN subscriptions s "
-        "ON s.id = d.subscription_id WHERE d.state = 'pending' AND s.paused_reason IS NULL UNION ALL "
+        "ON s.id = d.subscription_id WHERE d.state = 'pending' AND s.paused_reason IS NULL "
+        "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) UNION ALL "
         "SELECT min(ifnull(d.retry_at, d.due_at)) FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
-        "WHERE d.state = 'claimed' AND s.paused_reason IS NULL)")
+        "WHERE d.state = 'claimed' AND s.paused_reason IS NULL "
+        "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))))", {"held": held})
     return parse(row[0]) if row and row[0] else None
 
 
-async def runnable(store: Store, now: dt.datetime, limit: int = 500) -> list[Delivery]:
+async def runnable(store: Store, now: dt.datetime, limit: int = 500, *, held_guilds: Iterable[int] = (),
+                   busy: Iterable[int] = ()) -> list[Delivery]:
+    """Deliveries due by `now`, soonest first: pending ones, and claimed ones whose retry is due. Channel
+    posts of `held_guilds` wait for the server to come back; `busy` ids are being sent right now."""
     rows = await store.fetchall(
         f"SELECT d.*, d.id AS d_id, {_SUB_COLUMNS} FROM deliveries d "
         "JOIN subscriptions s ON s.id = d.subscription_id JOIN titles t ON t.id = s.title_id "
         "LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = s.guild_id "
-        f"WHERE {_RUNNABLE} ORDER BY d.due_at, d.id LIMIT :limit", {"now": iso(now), "limit": limit})
+        f"WHERE {_RUNNABLE} ORDER BY d.due_at, d.id LIMIT :limit",
+        {"now": iso(now), "limit": limit, "held": _json_ids(held_guilds), "busy": _json_ids(busy)})
     out = []
     for r in rows:
         sub = Subscription(
@@ -226,9 +291,10 @@ async def runnable(store: Store, now: dt.datetime, limit: int = 500) -> list[Del
             user_id=r["s_user"], title_id=r["s_title"], title_slug=r["title_slug"], title_name=r["title_name"],
             region=r["s_region"], medium=r["s_medium"], milestones=r["s_milestones"], role_id=r["s_role"],
             created_by=r["s_created_by"], paused_reason=None)
-        out.append(Delivery(id=r["d_id"], subscription=sub, release_id=r["release_id"], milestone=r["milestone"],
-                            due_at=parse(r["due_at"]), state=r["state"], batch=r["batch"], attempts=r["attempts"],
-                            message_id=r["message_id"], late=bool(r["late"])))
+        out.append(Delivery(id=r["d_id"], subscription=sub, release_id=r["release_id"],
+                            key=DeliveryKey.parse(r["milestone"]), due_at=parse(r["due_at"]), state=r["state"],
+                            batch=r["batch"], attempts=r["attempts"], message_id=r["message_id"], late=r["late"],
+                            first_attempt_at=parse(r["first_attempt_at"]) if r["first_attempt_at"] else None))
     return out
 
 
@@ -239,47 +305,110 @@ _SUB_COLUMNS = (
 )
 
 
-async def claim(store: Store, batches: Sequence[tuple[str, Sequence[int], Sequence[int]]],
-                skipped: Sequence[int], now: dt.datetime) -> None:
-    """Claim each batch (nonce, delivery ids, of which late) and record the skipped ones, in one transaction."""
-    async with store.transaction() as conn:
-        for nonce, ids, late in batches:
-            for delivery_id in ids:
-                await conn.execute(
-                    "UPDATE deliveries SET state = 'claimed', batch = ?, late = ?, updated_at = ? "
-                    "WHERE id = ? AND state IN ('pending', 'claimed')",
-                    (nonce, int(delivery_id in late), iso(now), delivery_id))
-        for delivery_id in skipped:
-            await conn.execute("UPDATE deliveries SET state = 'skipped', updated_at = ? WHERE id = ? "
-                               "AND state = 'pending'", (iso(now), delivery_id))
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """One message about to be sent: its nonce (also its marker), the deliveries it carries, and how late
+    each one is (0 on time, LATE_OFFLINE, LATE_OUTAGE)."""
+    nonce: str
+    ids: tuple[int, ...]
+    late: dict[int, int]
 
 
-async def mark_sent(store: Store, ids: Sequence[int], message_id: int, now: dt.datetime) -> None:
-    async with store.transaction() as conn:
-        for delivery_id in ids:
-            await conn.execute("UPDATE deliveries SET state = 'sent', message_id = ?, error = NULL, updated_at = ? "
-                               "WHERE id = ?", (message_id, iso(now), delivery_id))
+async def skip(store: Store, ids: Sequence[int], now: dt.datetime, note: str | None = None) -> None:
+    """Never posted: an older milestone missed during downtime (only the latest is posted)."""
+    if not ids:
+        return
+    async with store.transaction(catalog=False) as conn:
+        await conn.executemany("UPDATE deliveries SET state = 'skipped', note = ?, updated_at = ? WHERE id = ? "
+                               "AND state = 'pending'", [(note, iso(now), i) for i in ids])
+
+
+async def claim(store: Store, claims: Sequence[Claim], now: dt.datetime) -> set[int]:
+    """Claim each message's deliveries right before it is sent, in one transaction: the nonce is stored
+    with them and the instant it is first used. Returns the ids claimed (a row that changed meanwhile,
+    cancelled by a move or sent by a peer, is left alone)."""
+    claimed: set[int] = set()
+    async with store.transaction(catalog=False) as conn:
+        for item in claims:
+            for delivery_id in item.ids:
+                cur = await conn.execute(
+                    "UPDATE deliveries SET state = 'claimed', batch = ?, late = ?, retry_at = NULL, updated_at = ?, "
+                    "first_attempt_at = coalesce(first_attempt_at, ?) "
+                    "WHERE id = ? AND (state = 'pending' OR (state = 'claimed' AND batch = ?))",
+                    (item.nonce, item.late.get(delivery_id, 0), iso(now), iso(now), delivery_id, item.nonce))
+                if cur.rowcount:
+                    claimed.add(delivery_id)
+    return claimed
+
+
+async def restart_window(store: Store, ids: Sequence[int], now: dt.datetime) -> None:
+    """The channel's history shows the earlier attempt made no post: the nonce's window starts again."""
+    async with store.transaction(catalog=False) as conn:
+        await conn.executemany("UPDATE deliveries SET first_attempt_at = ?, updated_at = ? WHERE id = ? "
+                               "AND state = 'claimed'", [(iso(now), iso(now), i) for i in ids])
+
+
+async def mark_sent(store: Store, ids: Sequence[int], message_id: int | None, now: dt.datetime,
+                    note: str | None = None) -> None:
+    async with store.transaction(catalog=False) as conn:
+        await conn.executemany(
+            "UPDATE deliveries SET state = 'sent', message_id = ?, error = NULL, retry_at = NULL, note = ?, "
+            "updated_at = ? WHERE id = ? AND state IN ('claimed', 'pending')",
+            [(message_id, note, iso(now), i) for i in ids])
+
+
+async def mark_uncertain(store: Store, ids: Sequence[int], note: str, now: dt.datetime) -> None:
+    """It may have gone out and cannot be checked: recorded, never posted again."""
+    async with store.transaction(catalog=False) as conn:
+        await conn.executemany("UPDATE deliveries SET state = 'uncertain', note = ?, retry_at = NULL, "
+                               "updated_at = ? WHERE id = ? AND state = 'claimed'",
+                               [(note[:500], iso(now), i) for i in ids])
+
+
+async def mark_failed(store: Store, ids: Sequence[int], error: str, now: dt.datetime, *,
+                      count_attempt: bool = True) -> None:
+    async with store.transaction(catalog=False) as conn:
+        await conn.executemany(
+            "UPDATE deliveries SET state = 'failed', attempts = attempts + ?, error = ?, retry_at = NULL, "
+            "updated_at = ? WHERE id = ? AND state IN ('pending', 'claimed')",
+            [(int(count_attempt), error[:500], iso(now), i) for i in ids])
 
 
 async def mark_retry(store: Store, ids: Sequence[int], error: str, retry_at: dt.datetime | None,
                      now: dt.datetime) -> None:
     """Count an attempt; the batch keeps its nonce. retry_at None: give up (failed)."""
-    async with store.transaction() as conn:
-        for delivery_id in ids:
-            if retry_at is None:
-                await conn.execute("UPDATE deliveries SET state = 'failed', attempts = attempts + 1, error = ?, "
-                                   "updated_at = ? WHERE id = ?", (error[:500], iso(now), delivery_id))
-            else:
-                await conn.execute("UPDATE deliveries SET attempts = attempts + 1, retry_at = ?, error = ?, "
-                                   "updated_at = ? WHERE id = ?", (iso(retry_at), error[:500], iso(now), delivery_id))
+    if retry_at is None:
+        await mark_failed(store, ids, error, now)
+        return
+    async with store.transaction(catalog=False) as conn:
+        await conn.executemany("UPDATE deliveries SET attempts = attempts + 1, retry_at = ?, error = ?, "
+                               "updated_at = ? WHERE id = ? AND state = 'claimed'",
+                               [(iso(retry_at), error[:500], iso(now), i) for i in ids])
 
 
 async def release_claims(store: Store, ids: Sequence[int], now: dt.datetime) -> None:
     """Put claimed rows back to pending (their subscription was paused before anything was sent)."""
-    async with store.transaction() as conn:
-        for delivery_id in ids:
-            await conn.execute("UPDATE deliveries SET state = 'pending', batch = NULL, updated_at = ? "
-                               "WHERE id = ? AND message_id IS NULL", (iso(now), delivery_id))
+    async with store.transaction(catalog=False) as conn:
+        await conn.executemany("UPDATE deliveries SET state = 'pending', batch = NULL, first_attempt_at = NULL, "
+                               "retry_at = NULL, updated_at = ? WHERE id = ? AND message_id IS NULL "
+                               "AND state = 'claimed'", [(iso(now), i) for i in ids])
+
+
+# -- members whose DMs are closed ---------------------------------------------------------------------------
+
+
+async def block_dms(store: Store, user_id: int, until: dt.datetime, reason: str) -> None:
+    async with store.transaction(catalog=False) as conn:
+        await conn.execute("INSERT INTO dm_blocks (user_id, until, reason) VALUES (?, ?, ?) ON CONFLICT (user_id) "
+                           "DO UPDATE SET until = excluded.until, reason = excluded.reason",
+                           (user_id, iso(until), reason))
+
+
+async def dm_block(store: Store, user_id: int, now: dt.datetime) -> str | None:
+    """Why DMs to this member are not tried now, or None."""
+    row = await store.fetchone("SELECT until, reason FROM dm_blocks WHERE user_id = ? AND until > ?",
+                               (user_id, iso(now)))
+    return f"{row['reason']} (not tried again before {row['until']})" if row else None
 
 
 # -- release moves ------------------------------------------------------------------------------------------

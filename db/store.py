@@ -6,6 +6,7 @@ Nothing here imports discord. Cogs never see SQL: they call the query API in `db
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import sqlite3
@@ -94,27 +95,40 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (BEGIN IMMEDIATE): all or nothing, one at a time."""
+    async def transaction(self, *, catalog: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): all or nothing, one at a time.
+
+        `catalog=False` marks bookkeeping (countdown deliveries, leases, meta) that no cache depends on:
+        it does not move the catalog version, so search indexes and the read cache are not rebuilt at
+        every countdown post or lease renewal, here or in another process."""
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
+                if catalog:
+                    with contextlib.suppress(sqlite3.OperationalError):  # before migration 0001: no meta yet
+                        await self.conn.execute(
+                            "INSERT INTO meta (key, value) VALUES ('catalog.version', '1') ON CONFLICT (key) "
+                            "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
             else:
                 await self.conn.execute("COMMIT")
-                self.generation += 1
+                if catalog:
+                    self.generation += 1
 
     async def version_token(self, max_age: float = 2.0) -> tuple[int, int]:
-        """Changes by this process (generation) and by other processes (SQLite's data_version, which moves
-        when another connection commits, e.g. `marquee db import` while the bot runs; read at most every
+        """Catalog changes by this process (generation) and by any process (the catalog version in meta,
+        moved by every catalog transaction, e.g. `marquee db import` while the bot runs; read at most every
         `max_age` seconds)."""
         now = asyncio.get_running_loop().time()
         version, read_at = self._external
         if now - read_at > max_age:
-            row = await self.fetchone("PRAGMA data_version")
+            try:
+                row = await self.fetchone("SELECT value FROM meta WHERE key = 'catalog.version'")
+            except sqlite3.OperationalError:
+                row = None
             version = int(row[0]) if row else 0
             self._external = (version, now)
         return self.generation, version
@@ -180,7 +194,7 @@ class Store:
         return None if row is None else str(row[0])
 
     async def set_meta(self, key: str, value: str) -> None:
-        async with self.transaction() as conn:
+        async with self.transaction(catalog=False) as conn:
             await conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from bot.scheduler import nonce_for
+from bot.delivery import marker, nonce_for
 from db import countdowns
 from playground.loopback import Permissions
 
@@ -107,7 +107,8 @@ async def test_a_post_goes_out_at_the_posting_hour_exactly_once(world, film):
     assert posts(world) == []
     await advance(world, at(30, 14, month=11))  # 09:00 EST
     [post] = posts(world)
-    assert post.content == f"<@&{fans}>\n⏳ **2 weeks** until **{TITLE}** — <t:{int(at(14, 12).timestamp())}:D>"
+    assert post.content == (f"<@&{fans}>\n⏳ **2 weeks** until **{TITLE}** — <t:{int(at(14, 12).timestamp())}:D>\n"
+                            + marker(post.nonce))
     assert post.pings == {f"role:{fans}"}
     assert post.allowed_mentions["roles"] == [str(fans)] or post.allowed_mentions["roles"] == [fans]
     assert post.allowed_mentions.get("parse") == []
@@ -185,14 +186,14 @@ async def test_release_day_posts_and_dms(world, film):
     assert "**Countdown Test Film**" in r.message.text
     await advance(world, at(24, 14))
     [dm] = world.dc.dm_messages(server.member)
-    assert dm.content == f"🎬 **{TITLE}** is out today!"
+    assert dm.content == f"🎬 **{TITLE}** is out today!\n" + marker(dm.nonce)
     assert dm.pings == set()
     assert world.dc.dm_messages(closed) == []
     failed = await world.bot.store.fetchall("SELECT state, error FROM deliveries d JOIN subscriptions s "
                                             "ON s.id = d.subscription_id WHERE s.user_id = ?", (closed.id,))
     assert [(f["state"]) for f in failed] == ["failed"]
     new = posts(world)[4:]
-    assert [p.content.splitlines()[-1] for p in new] == [f"🎬 **{TITLE}** is out today!"]
+    assert [p.content.splitlines()[-2] for p in new] == [f"🎬 **{TITLE}** is out today!"]
     # Nothing more is due, and nothing is retried.
     requests = len(world.dc.requests)
     await advance(world, at(31, 14))
@@ -221,7 +222,7 @@ async def test_a_crash_between_sending_and_recording_does_not_post_twice(world, 
     delivery_id = row["id"]
     nonce = nonce_for([delivery_id])
     # What the bot did before "crashing": claimed the row, sent the message, never recorded it.
-    await countdowns.claim(world.bot.store, [(nonce, [delivery_id], [])], [], world.clock.now())
+    await countdowns.claim(world.bot.store, [countdowns.Claim(nonce, (delivery_id,), {})], world.clock.now())
     channel = world.bot.get_channel(general.id)
     first = await channel.send("⏳ the post that went out before the crash", nonce=nonce)
     before = len(world.dc.messages(general, include_interactions=False))

@@ -1,0 +1,78 @@
+"""The countdown service: the one door cogs use for countdowns. It plans, writes and wakes the dispatcher.
+
+Cogs never build a probe subscription or touch the scheduler: they call `subscribe`, `remove`, `resume`,
+`release_changed`, `timezone_changed`, `dates_changed` and `pause` here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot import countdown
+from bot.clock import Clock
+from bot.scheduler import Scheduler
+from db import countdowns
+from db.countdowns import PlannedRow, Subscription
+from db.models import GuildSettings, Release, Title
+from db.store import Store
+
+
+class CountdownService:
+    def __init__(self, *, store: Store, clock: Clock, reads: Any, settings_of: Callable[[int], GuildSettings],
+                 scheduler: Scheduler) -> None:
+        self.store = store
+        self.clock = clock
+        self.reads = reads
+        self.settings_of = settings_of
+        self.scheduler = scheduler
+
+    def plan(self, guild_id: int, milestones: str, release: Release) -> list[PlannedRow]:
+        settings = self.settings_of(guild_id)
+        return countdown.plan_keys(release.value, milestones, zoneinfo.ZoneInfo(settings.timezone),
+                                   settings.posting_hour)
+
+    async def subscribe(self, *, guild_id: int, title: Title, release: Release, milestones: str, actor: int,
+                        channel_id: int | None = None, user_id: int | None = None,
+                        role_id: int | None = None) -> tuple[int, list[PlannedRow]]:
+        """A channel's countdown (channel_id) or a member's release-day DM (user_id). Returns (id, plan)."""
+        planned = self.plan(guild_id, milestones, release)
+        now = self.clock.now()
+        sid = await countdowns.create_subscription(
+            self.store, guild_id=guild_id, kind="channel" if channel_id else "dm", channel_id=channel_id,
+            user_id=user_id, title=title, release=release, milestones=milestones, role_id=role_id,
+            created_by=actor, planned=planned, now=now)
+        self.scheduler.wake()
+        return sid, [(key, due) for key, due in planned if due > now]
+
+    async def remove(self, sub: Subscription, actor: int) -> bool:
+        return await countdowns.remove_subscription(self.store, sub.guild_id, sub.id, actor, self.clock.now())
+
+    async def resume(self, sub: Subscription) -> None:
+        await countdowns.resume(self.store, sub.id, self.clock.now())
+        self.scheduler.wake()
+
+    async def release_changed(self, subs: Sequence[Subscription]) -> None:
+        """Plan these subscriptions again from their release as it is now (a new row, a moved date). A move
+        itself is announced by the dispatcher, from the durable record of the move."""
+        for sub in subs:
+            release = await self.reads.release_of(sub.title_slug, sub.guild_id, sub.region, sub.medium)
+            if release is not None:
+                await self.scheduler.replan(sub, release)
+        self.scheduler.wake()
+
+    async def timezone_changed(self, guild_id: int) -> None:
+        """Posting hours are wall-clock times in the server's zone: plan every countdown there again."""
+        await self.release_changed(await countdowns.subscriptions_in_guild(self.store, guild_id))
+
+    def dates_changed(self) -> None:
+        """Dates moved in bulk (a pack import): the dispatcher reads the moves and re-plans."""
+        self.scheduler.wake()
+
+    async def pause(self, subs: Sequence[Subscription], reason: str) -> None:
+        await self.scheduler.pause_where(subs, reason)
+
+    def next_post(self, planned: Sequence[PlannedRow]) -> tuple[str, dt.datetime] | None:
+        return (planned[0][0].label, planned[0][1]) if planned else None
