@@ -68,3 +68,35 @@ async def test_online_backup_of_a_live_database(loaded, tmp_path):
         assert (await copy.check()).ok
     with pytest.raises(StoreError, match="already exists"):
         await loaded.backup(target)
+
+
+async def test_one_dispatcher_lease_per_store(tmp_path):
+    import datetime as dt
+
+    from db import leases
+
+    now = dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+    ttl = dt.timedelta(seconds=30)
+    async with Store.open(tmp_path / "a.sqlite3") as first, Store.open(tmp_path / "a.sqlite3") as second:
+        assert await leases.acquire(first, leases.DISPATCHER, "a", now, ttl)
+        assert not await leases.acquire(second, leases.DISPATCHER, "b", now + dt.timedelta(seconds=10), ttl)
+        assert await leases.acquire(first, leases.DISPATCHER, "a", now + dt.timedelta(seconds=10), ttl)  # renewed
+        assert not await leases.acquire(second, leases.DISPATCHER, "b", now + dt.timedelta(seconds=39), ttl)
+        # "a" stopped renewing: "b" takes over once the lease has expired.
+        assert await leases.acquire(second, leases.DISPATCHER, "b", now + dt.timedelta(seconds=40), ttl)
+        assert (await leases.current(first, leases.DISPATCHER)).owner == "b"
+        assert not await leases.acquire(first, leases.DISPATCHER, "a", now + dt.timedelta(seconds=41), ttl)
+        await leases.release(second, leases.DISPATCHER, "b")
+        assert await leases.acquire(first, leases.DISPATCHER, "a", now + dt.timedelta(seconds=42), ttl)
+
+
+async def test_countdown_bookkeeping_does_not_move_the_catalog_version(store):
+    before = await store.version_token(max_age=0)
+    await store.set_meta("scheduler.moves_seen", "5")
+    async with store.transaction(catalog=False) as conn:
+        await conn.execute("INSERT INTO leases (name, owner, expires_at) VALUES ('x', 'y', 'z')")
+    assert await store.version_token(max_age=0) == before
+    async with store.transaction() as conn:
+        await conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+    after = await store.version_token(max_age=0)
+    assert after[0] == before[0] + 1 and after[1] == before[1] + 1
