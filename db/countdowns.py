@@ -450,3 +450,30 @@ async def moved_from(store: Store, move_id: int) -> models.ReleaseValue | None:
 
 async def mark_moves_seen(store: Store, move_id: int) -> None:
     await store.set_meta("scheduler.moves_seen", str(move_id))
+
+
+# -- what became of each post ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One delivery's fate, for /reminders history and for tests."""
+    id: int
+    key: DeliveryKey
+    due_at: dt.datetime
+    state: str  # pending, claimed, sent, skipped, failed, cancelled, uncertain
+    message_id: int | None
+    late: int
+    attempts: int
+    batch: str | None
+    error: str | None
+    note: str | None
+
+
+async def deliveries_of(store: Store, guild_id: int, subscription_id: int) -> list[DeliveryRecord]:
+    rows = await store.fetchall(
+        "SELECT d.* FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
+        "WHERE s.guild_id = ? AND s.id = ? ORDER BY d.due_at, d.id", (guild_id, subscription_id))
+    return [DeliveryRecord(r["id"], DeliveryKey.parse(r["milestone"]), parse(r["due_at"]), r["state"],
+                           r["message_id"], r["late"], r["attempts"], r["batch"], r["error"], r["note"])
+            for r in rows]

@@ -1,0 +1,129 @@
+"""Countdown promises on Discord as it really is, through the loopback Discord with the bot's clock held:
+crowded channels, hung replies, closed DMs, roles that cannot ping."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from bot import delivery
+from db import countdowns
+from playground.loopback import Permissions
+from tests.e2e.countdown_helpers import advance, posts, subscribe
+
+
+async def next_due(world, sid: int) -> dt.datetime:
+    sub = await countdowns.subscription(world.bot.store, world.countdown.guild.id, sid)
+    assert sub is not None and sub.next_due is not None
+    return sub.next_due
+
+
+async def test_a_crowded_channel_gets_every_line_in_as_many_messages_as_needed(world):
+    server = world.countdown
+    channel = server.guild.add_text_channel("crowded")
+    await asyncio.sleep(0.1)
+    names = [(f"Crowded {i:02d} " + "and a title with a very long name, as some have" * 2)[:100] for i in range(30)]
+    sids = [(await subscribe(world, channel, name, "1d", "2028-01-20"))[1] for name in names]
+    await advance(world, await next_due(world, sids[0]))
+    messages = posts(world, channel)
+    assert len(messages) >= 2  # 30 lines of ~150 characters do not fit in one message of 2000
+    for message in messages:
+        assert len(message.content) <= 2000
+        assert delivery.carries_marker(message.content, message.nonce)
+    for name, sid in zip(names, sids, strict=True):
+        carriers = [m for m in messages if f"**{name}**" in m.content]
+        assert len(carriers) == 1, name  # every title announced, exactly once
+        [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
+        assert record.state == "sent" and record.message_id == carriers[0].id  # recorded with its own message
+
+
+async def test_a_hung_reply_holds_up_no_other_post_and_its_retry_reuses_the_nonce(world):
+    server = world.countdown
+    stuck, free = server.guild.add_text_channel("stuck"), server.guild.add_text_channel("free")
+    await asyncio.sleep(0.1)
+    _, stuck_sid = await subscribe(world, stuck, "Hung Film", "1d", "2028-02-20")
+    _, free_sid = await subscribe(world, free, "Free Film", "1d", "2028-02-20")
+    scheduler = world.bot.scheduler
+    timeout, scheduler.send_timeout = scheduler.send_timeout, 0.5
+    world.dc.slow(f"/channels/{stuck.id}/messages", 1.5)  # Discord sits on this request (then acts on it)
+    try:
+        due = await next_due(world, stuck_sid)
+        world.clock.set(due)
+        [other] = await world.dc.wait_for_messages(free, 1, timeout=1.0, include_interactions=False)
+        assert posts(world, stuck) == []  # the other channel did not wait for the hung one
+        await advance(world, due)
+        [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, stuck_sid)
+        assert record.state == "claimed" and record.attempts == 1 and "no answer" in record.error
+        [first] = await world.dc.wait_for_messages(stuck, 1, timeout=3.0, include_interactions=False)
+        world.dc.clear_faults()
+        await advance(world, due + dt.timedelta(seconds=31))  # the retry, inside Discord's nonce window
+    finally:
+        scheduler.send_timeout = timeout
+        world.dc.clear_faults()
+    assert posts(world, stuck) == [first]
+    attempts = world.dc.requests_to("POST", f"/channels/{stuck.id}/messages")
+    assert len(attempts) == 2 and attempts[0].json["nonce"] == attempts[1].json["nonce"] == first.nonce
+    [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, stuck_sid)
+    assert record.state == "sent" and record.message_id == first.id and record.late == 0
+    assert "posted late" not in other.content
+
+
+async def test_a_member_with_closed_dms_is_not_tried_again_for_a_day(world):
+    server = world.countdown
+    shy = server.guild.add_member("shy", roles=[])
+    shy.dms_closed = True
+    await asyncio.sleep(0.05)
+    await subscribe(world, None, "Shy Film One", "0", "2028-03-20", kind="dm", member=shy)
+    await subscribe(world, None, "Shy Film Two", "0", "2028-03-20", time="20:00", kind="dm", member=shy)
+    mine = await countdowns.subscriptions(world.bot.store, server.guild.id, kind="dm", user_id=shy.id)
+    first, second = sorted(mine, key=lambda s: s.next_due)
+    await advance(world, first.next_due)
+    dm_posts = [r for r in world.dc.requests_to("POST", "/messages") if r.status == 403
+                and (r.response_json or {}).get("code") == 50007]
+    assert len(dm_posts) == 1
+    await advance(world, second.next_due)
+    assert len([r for r in world.dc.requests_to("POST", "/messages") if r.status == 403
+                and (r.response_json or {}).get("code") == 50007]) == 1  # not tried again
+    [one] = await countdowns.deliveries_of(world.bot.store, server.guild.id, first.id)
+    [two] = await countdowns.deliveries_of(world.bot.store, server.guild.id, second.id)
+    assert one.state == "failed" and "does not accept DMs" in one.error
+    assert two.state == "failed" and "does not accept DMs" in two.error and "not tried again" in two.error
+    assert world.dc.dm_messages(shy) == []
+
+
+async def test_an_admin_who_picks_a_role_that_cannot_ping_is_told_so(world):
+    server = world.countdown
+    channel = server.guild.add_text_channel("pings")  # @everyone may mention everyone (Discord's default) ...
+    channel.set_permissions(server.guild.bot_role, deny=Permissions.MENTION_EVERYONE)  # ... but not the bot here
+    quiet = server.guild.add_role("Quiet fans", mentionable=False)
+    await asyncio.sleep(0.1)
+    slug, _ = await subscribe(world, server.general, "Ping Film", "1d", "2028-04-20")
+
+    async def add(role):
+        return await world.dc.run_command(server.guild, server.general, server.admin, "reminders add",
+                                          {"title": slug, "channel": channel, "role": role})
+
+    r = await add(quiet)
+    assert r.ephemeral and "I can't ping" in r.message.text and "not mentionable" in r.message.text
+    assert "Allow anyone to @mention this role" in r.message.text and "Mention Everyone" in r.message.text
+    r = await add(server.guild.everyone)  # the admin may mention everyone; the bot may not
+    assert r.ephemeral and "I can't ping @everyone" in r.message.text
+    assert [s for s in await countdowns.subscriptions(world.bot.store, server.guild.id)
+            if s.channel_id == channel.id] == []
+    # The fix the answer names works: Mention Everyone for the bot in that channel.
+    channel.set_permissions(server.guild.bot_role, allow=Permissions.MENTION_EVERYONE)
+    await asyncio.sleep(0.1)
+    r = await add(quiet)
+    assert "will count down" in r.message.text and f"pinging {quiet.mention}" in r.message.text
+    sid = int(r.message.text.split("**")[1])
+    # Resume checks again: paused, then the bot loses Mention Everyone there.
+    await world.bot.countdowns.pause([await countdowns.subscription(world.bot.store, server.guild.id, sid)],
+                                     "a test pause")
+    channel.set_permissions(server.guild.bot_role, deny=Permissions.MENTION_EVERYONE)
+    await asyncio.sleep(0.1)
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": sid})
+    assert r.ephemeral and "I can't ping" in r.message.text
+    quiet.edit(mentionable=True)
+    await asyncio.sleep(0.1)
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": sid})
+    assert "resumed" in r.message.text
