@@ -7,7 +7,7 @@ discord.py client connects to, so end-to-end tests can drive the real bot.
         ...
 """
 
-from .core import CommandUnavailable, Fault, LoopbackDiscord, RequestContext
+from .core import CommandUnavailable, Fault, GuildUnavailable, LoopbackDiscord, RequestContext
 from .interactions import AutocompleteChoices, InteractionResult
 from .mentions import compute_pings
 from .models import Channel, Guild, Member, Message, RecordedRequest, Role, StoredAttachment, User
@@ -22,6 +22,7 @@ __all__ = [
     "DiscordError",
     "Fault",
     "Guild",
+    "GuildUnavailable",
     "InteractionResult",
     "LoopbackDiscord",
     "Member",

@@ -4,10 +4,12 @@ OpenAPI check around each REST handler, and recording every request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import mimetypes
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +24,15 @@ from .spec import SpecViolation
 _log = logging.getLogger("playground.loopback")
 
 API_PREFIX = "/api/v10"
+INVALID_STATUSES = (401, 403, 429)  # what counts towards the invalid request limit (rate-limits.md)
+
+CLOUDFLARE_BAN_PAGE = """<!DOCTYPE html>
+<html><head><title>Access denied | discord.com used Cloudflare to restrict access</title></head>
+<body><h1>Access denied</h1>
+<p>You are being blocked from accessing our API temporarily due to exceeding our rate limits frequently.
+Please read our docs at https://discord.com/developers/docs/topics/rate-limits to prevent this moving
+forward.</p></body></html>
+"""
 
 
 @dataclass
@@ -255,9 +266,35 @@ class HttpMixin:
             json=None,
             headers=dict(request.headers),
             route=template,
+            started=self.now(),
         )
         ctx.record = rec
         self.requests.append(rec)
+        try:
+            # the network: half the round trip before Discord sees the request, half after it answered
+            await self._network_delay()
+            if self.banned:
+                response = await self._blocked(request, ctx, rec)
+            else:
+                response = await self._answer(request, ctx, rec, fn, auth)
+            await self._network_delay()
+        finally:
+            rec.finished = self.now()
+        return response
+
+    async def _network_delay(self) -> None:
+        if self.rtt > 0:
+            await asyncio.sleep(self.rtt / 2)
+
+    async def _answer(
+        self,
+        request: web.Request,
+        ctx: RequestContext,
+        rec: RecordedRequest,
+        fn: Callable[[RequestContext], Awaitable[tuple[int, Any]]],
+        auth: bool,
+    ) -> web.Response:
+        rel, template = ctx.path, ctx.template
         headers: dict[str, str] = {}
         try:
             await self._read_body(request, ctx)
@@ -268,6 +305,7 @@ class HttpMixin:
                     await asyncio.sleep(seconds)
             if auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 raise DiscordError(401, 0, "401: Unauthorized")
+            self._check_outage(ctx)
             self._apply_faults(ctx)
             interaction_route = template is not None and (
                 template.startswith("/interactions/") or template.startswith("/webhooks/")
@@ -289,11 +327,39 @@ class HttpMixin:
         rec.status = status
         rec.response_json = body
         rec.response_headers = dict(headers)
+        if status in INVALID_STATUSES and headers.get("X-RateLimit-Scope") != "shared":
+            self._count_invalid_request()
         if status == 204 or body is None:
             return web.Response(status=status if status != 200 else 204, headers=headers)
         return web.Response(
             body=json.dumps(body).encode(), status=status, content_type="application/json", headers=headers
         )
+
+    async def _blocked(self, request: web.Request, ctx: RequestContext, rec: RecordedRequest) -> web.Response:
+        """The IP is banned (invalid request limit): Cloudflare answers 403 with an HTML page, before Discord
+        sees the request. Such answers do not count as invalid requests themselves."""
+        with contextlib.suppress(DiscordError, ValueError):  # the body only for the record
+            await self._read_body(request, ctx)
+        rec.json = ctx.json
+        rec.files = list(ctx.files)
+        headers = {"Server": "cloudflare", "CF-RAY": f"{secrets.token_hex(8)}-LBK"}
+        rec.status = 403
+        rec.response_json = None
+        rec.response_headers = dict(headers)
+        self._endpoints.note_blocked(ctx, DiscordError(403, 0, "Cloudflare ban (invalid request limit)"))
+        return web.Response(status=403, text=CLOUDFLARE_BAN_PAGE, content_type="text/html", headers=headers)
+
+    def _check_outage(self, ctx: RequestContext) -> None:
+        """REST calls on a guild in an outage, or on one of its channels, answer 503."""
+        guild = None
+        gid, cid = ctx.params.get("guild_id"), ctx.params.get("channel_id")
+        if gid is not None and gid.isdigit():
+            guild = self._guilds.get(int(gid))
+        elif cid is not None and cid.isdigit():
+            ch = self._channels.get(int(cid))
+            guild = ch.guild if ch is not None else None
+        if guild is not None and guild.unavailable and not guild.removed:
+            raise DiscordError(503, 0, "503: Service Unavailable", headers={"Via": VIA})
 
     def _apply_faults(self, ctx: RequestContext) -> None:
         for fault in list(self._faults):
@@ -305,7 +371,9 @@ class HttpMixin:
                 fault.times -= 1
             fault.hits += 1
             if fault.status == 429:
-                raise rate_limited(fault.retry_after, is_global=False, headers={"Via": VIA})
+                raise rate_limited(
+                    fault.retry_after, is_global=False, headers={"Via": VIA, "X-RateLimit-Scope": fault.scope}
+                )
             err = DiscordError(fault.status, fault.code, fault.message)
             if fault.status >= 500:
                 err.headers["Via"] = VIA

@@ -21,8 +21,8 @@ class MessagesMixin:
             return
         ch = self._channels.get(msg.channel_id)
         guild = ch.guild if ch is not None else None
-        if guild is not None and (guild.removed or not guild._announced):
-            return
+        if guild is not None and (guild.removed or not guild._announced or guild.unavailable):
+            return  # no events from a guild in an outage
         for session in self.gateway.active_sessions():
             if not session.ready_sent or not session.wants(event, guild_id=msg.guild_id):
                 continue
@@ -31,7 +31,7 @@ class MessagesMixin:
                 if msg.guild_id:
                     data["guild_id"] = str(msg.guild_id)
             else:
-                data = self._message_payload(msg, with_member=True)
+                data = self._message_payload(msg, with_member=True, with_nonce=event == "MESSAGE_CREATE")
                 redact = (
                     not session.intents & (1 << 15)
                     and msg.author.id != self.bot_user_id
@@ -43,13 +43,17 @@ class MessagesMixin:
                     data.pop("poll", None)
             session.dispatch(event, data)
 
-    def _message_payload(self, msg: Message, *, with_member: bool = False) -> dict[str, Any]:
+    def _message_payload(
+        self, msg: Message, *, with_member: bool = False, with_nonce: bool = False
+    ) -> dict[str, Any]:
+        """The message object as Discord sends it. Only the create response and MESSAGE_CREATE carry the
+        nonce (``with_nonce``): Discord does not store it, so fetched messages have none."""
         member = None
         if with_member and msg.guild_id is not None:
             guild = self._guilds.get(msg.guild_id)
             if guild is not None and msg.author.id in guild.members:
                 member = guild.members[msg.author.id].payload(with_user=False)
-        data = msg.payload(author_member=member)
+        data = msg.payload(author_member=member, with_nonce=with_nonce)
         data["mentions"] = [self._users[u].payload() for u in msg.mention_user_ids if u in self._users]
         if msg.message_reference is not None:
             ref = self._messages.get(int(msg.message_reference.get("message_id") or 0))

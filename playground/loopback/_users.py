@@ -32,6 +32,10 @@ class CommandUnavailable(PermissionError, ValueError):
     ``default_member_permissions``, the member lacks Use Application Commands, or the context is wrong."""
 
 
+class GuildUnavailable(RuntimeError):
+    """The guild is in an outage (``dc.start_outage``): nobody can start an interaction there."""
+
+
 class UsersMixin:
     """Simulated users of ``LoopbackDiscord`` (a mixin: ``self`` is the loopback)."""
 
@@ -44,6 +48,10 @@ class UsersMixin:
         reply_to: Message | None = None,
     ) -> Message:
         """A user posts in a channel (MESSAGE_CREATE; content redacted without the message content intent)."""
+        if channel.guild is not None and channel.guild.unavailable:
+            raise GuildUnavailable(
+                f"{channel.guild.name} is in an outage (dc.start_outage): nobody can post there"
+            )
         user = member.user if isinstance(member, Member) else member
         body: dict[str, Any] = {"content": content}
         if reply_to is not None:
@@ -122,8 +130,15 @@ class UsersMixin:
         source_message: Message | None = None,
         command: dict[str, Any] | None = None,
     ) -> InteractionState:
-        session = self.gateway.session_for_guild(guild.id if guild else None)
-        if session is None or not session.ready_sent:
+        if guild is not None and guild.unavailable:
+            raise GuildUnavailable(
+                f"{guild.name} is in an outage (dc.start_outage): Discord's clients cannot start interactions "
+                "there until dc.end_outage"
+            )
+        # every session of the shard gets it (two processes on one token both hear it); one must be connected
+        gid = guild.id if guild else None
+        sessions = [s for s in self.gateway.active_sessions() if s.ready_sent and s.covers(gid)]
+        if not any(s.conn is not None for s in sessions):
             raise RuntimeError("the bot is not connected to the loopback gateway")
         state = InteractionState(
             self,
@@ -141,7 +156,9 @@ class UsersMixin:
         self._interactions_by_token[state.token] = state
         state.created = time.monotonic()
         state.deadline = state.created + 3.0
-        session.dispatch("INTERACTION_CREATE", state.payload)
+        state.issued = self.now()
+        for session in sessions:
+            session.dispatch("INTERACTION_CREATE", state.payload)
         return state
 
     async def _await_response(

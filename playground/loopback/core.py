@@ -9,10 +9,14 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
+import math
 import mimetypes
 import re
 import secrets
 import socket
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +26,8 @@ from aiohttp import web
 
 from ._http import API_PREFIX, HttpMixin, RequestContext
 from ._messages import MessagesMixin
-from ._users import CommandUnavailable, UsersMixin
-from .gateway import GatewayServer
+from ._users import CommandUnavailable, GuildUnavailable, UsersMixin
+from .gateway import GatewayServer, GatewaySession
 from .interactions import (
     InteractionEndpoints,
     InteractionResult,
@@ -36,7 +40,16 @@ from .ratelimit import RateLimiter
 from .snowflake import SnowflakeGenerator
 from .spec import SpecViolation, load_spec
 
-__all__ = ["API_PREFIX", "CommandUnavailable", "Fault", "LoopbackDiscord", "RequestContext"]
+__all__ = [
+    "API_PREFIX",
+    "CommandUnavailable",
+    "Fault",
+    "GuildUnavailable",
+    "LoopbackDiscord",
+    "RequestContext",
+]
+
+_log = logging.getLogger("playground.loopback")
 
 _SENTINEL_SPEC = object()
 
@@ -52,6 +65,7 @@ class Fault:
     method: str | None = None
     retry_after: float = 1.0
     hits: int = 0
+    scope: str = "user"  # X-RateLimit-Scope of an injected 429
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method:
@@ -104,6 +118,7 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
         rate_limits: bool = True,
         deadline_enforced: bool = True,
         host: str = "127.0.0.1",
+        rtt: float = 0.0,
     ) -> None:
         self._snowflakes = SnowflakeGenerator()
         self.host = host
@@ -111,7 +126,16 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.rate_limits = rate_limits
         self.deadline_enforced = deadline_enforced
-        self.nonce_window_seconds = 180.0
+        # Discord's behaviour, as knobs (see the README)
+        self._clock_offset = 0.0  # dc.now() = time.monotonic() + this; dc.advance() moves it
+        self.rtt = rtt  # seconds per REST round trip (Discord is ~0.06 s away; 0 keeps tests fast)
+        self.nonce_window_seconds = 120.0  # "the past few minutes" (undocumented)
+        self.invalid_request_limit = 10_000  # 401/403/429 per window, then the IP is banned
+        self.invalid_request_window = 600.0
+        self.ban_seconds = 3600.0
+        self.ban_count = 0
+        self._invalid_at: deque[float] = deque()
+        self._banned_until: float | None = None
         self.allowed_privileged_intents = (1 << 1) | (1 << 8) | (1 << 15)
         self.application_flags = (
             (1 << 13) | (1 << 15) | (1 << 19) | (1 << 23)
@@ -238,6 +262,20 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
 
         return undo
 
+    # ------------------------------------------------------------------ Discord's clock
+    def now(self) -> float:
+        """Discord's clock: the loopback's monotonic time in seconds (``time.monotonic()`` plus what
+        ``advance`` added). Nonce windows, the invalid-request window, bans, interaction tokens and the
+        daily command-create budget use it; rate-limit buckets and the 3-second deadline use real time."""
+        return time.monotonic() + self._clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move Discord's clock forward, as if that long had passed on Discord's side."""
+        if seconds < 0:
+            raise ValueError("Discord's clock only moves forward")
+        self._clock_offset += seconds
+        self._notify()
+
     # ------------------------------------------------------------------ change notification
     def _notify(self) -> None:
         ev = self._change
@@ -306,8 +344,36 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
 
     def remove_guild(self, guild: Guild) -> None:
         """The bot is removed from the guild (GUILD_DELETE without ``unavailable``)."""
+        guild._unavailable = False  # a removal ends any outage: the bot is told it left
         self._dispatch_guild(guild, "GUILD_DELETE", {"id": str(guild.id)})
         guild.removed = True
+
+    def start_outage(self, guild: Guild) -> None:
+        """Discord loses the guild for a while. Connected sessions get GUILD_DELETE with
+        ``unavailable: true`` (discord.py keeps it cached, ``.unavailable``, on_guild_unavailable); no other
+        event about it is sent; a new IDENTIFY's READY lists it but sends no GUILD_CREATE (a GUILD_DELETE
+        instead); REST calls on it and its channels answer 503; interactions cannot start there. It may
+        start before the bot connects."""
+        if guild.unavailable or guild.removed:
+            return
+        guild._unavailable = True
+        if guild._announced:
+            for session in self.gateway.active_sessions():
+                if session.ready_sent and session.wants("GUILD_DELETE", guild_id=guild.id):
+                    session.dispatch("GUILD_DELETE", {"id": str(guild.id), "unavailable": True})
+        self._notify()
+
+    def end_outage(self, guild: Guild) -> None:
+        """The guild is back: GUILD_CREATE with ``unavailable: false`` (discord.py fires on_guild_available)
+        carrying its current state, changes made during the outage included."""
+        if not guild.unavailable:
+            return
+        guild._unavailable = False
+        if guild._announced and not guild.removed:
+            for session in self.gateway.active_sessions():
+                if session.ready_sent and session.wants("GUILD_CREATE", guild_id=guild.id):
+                    session.dispatch("GUILD_CREATE", self.gateway.guild_create_payload(session, guild))
+        self._notify()
 
     def attachment(
         self, filename: str, data: bytes | str, content_type: str | None = None
@@ -330,8 +396,8 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
     def _dispatch_guild(
         self, guild: Guild, event: str, data: dict[str, Any], *, member_event_for: int | None = None
     ) -> None:
-        if guild.removed or not guild._announced:
-            return
+        if guild.removed or not guild._announced or guild.unavailable:
+            return  # an outage sends nothing about the guild; its GUILD_CREATE at the end has it all
         for session in self.gateway.active_sessions():
             if not session.ready_sent:
                 continue
@@ -439,6 +505,12 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
         return any(s.conn is not None for s in self.gateway.active_sessions())
 
     @property
+    def sessions(self) -> list[GatewaySession]:
+        """The valid gateway sessions (connected or waiting for a RESUME), oldest first. Two processes on
+        one token have two, and both get every event of their shard."""
+        return self.gateway.active_sessions()
+
+    @property
     def identify_count(self) -> int:
         return self.gateway.identify_count
 
@@ -465,6 +537,54 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
             if (method is None or r.method == method.upper())
             and (path_contains is None or path_contains in r.path)
         ]
+
+    def peak_concurrency(self, method: str | None = None, path_contains: str | None = None) -> int:
+        """The most requests (matching like ``requests_to``) that were in flight at the same moment,
+        from each request's ``started`` and ``finished`` (still in flight: until now)."""
+        edges: list[tuple[float, int]] = []
+        for r in self.requests_to(method, path_contains):
+            if r.started is None:
+                continue
+            edges.append((r.started, 1))
+            edges.append((r.finished if r.finished is not None else math.inf, -1))
+        edges.sort(
+            key=lambda e: (e[0], e[1])
+        )  # an answer sent at the instant another arrives: not overlapping
+        peak = current = 0
+        for _, step in edges:
+            current += step
+            peak = max(peak, current)
+        return peak
+
+    # ------------------------------------------------------------------ invalid request limit
+    def invalid_requests(self) -> int:
+        """401, 403 and 429 answers (except 429s with ``X-RateLimit-Scope: shared``) in the current
+        window (``invalid_request_window`` seconds of ``now()``)."""
+        self._prune_invalid()
+        return len(self._invalid_at)
+
+    @property
+    def banned(self) -> bool:
+        """The IP is temporarily banned (every REST call answers Cloudflare's 403 until ``now()`` passes the ban)."""
+        return self._banned_until is not None and self.now() < self._banned_until
+
+    def _prune_invalid(self) -> None:
+        horizon = self.now() - self.invalid_request_window
+        while self._invalid_at and self._invalid_at[0] <= horizon:
+            self._invalid_at.popleft()
+
+    def _count_invalid_request(self) -> None:
+        self._invalid_at.append(self.now())
+        self._prune_invalid()
+        if len(self._invalid_at) >= self.invalid_request_limit:
+            self._banned_until = self.now() + self.ban_seconds
+            self.ban_count += 1
+            self._invalid_at.clear()  # the count starts again after the ban
+            _log.warning(
+                "loopback: %d invalid requests: the IP is banned for %.0f s",
+                self.invalid_request_limit,
+                self.ban_seconds,
+            )
 
     async def wait_until_ready(self, timeout: float = 10.0) -> None:
         """Wait until the bot identified and every GUILD_CREATE was written to its socket."""
@@ -537,10 +657,13 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
         message: str | None = None,
         retry_after: float = 1.0,
         method: str | None = None,
+        scope: str = "user",
     ) -> Fault:
         """Make REST calls on /channels/{id}/... fail (403/404/500/502/429...).
-        ``times=None``: until cleared."""
+        ``times=None``: until cleared. ``scope`` is a 429's X-RateLimit-Scope ("shared" ones are not
+        invalid requests)."""
         fault = self._make_fault(status, code, times, message, retry_after)
+        fault.scope = scope
         fault.channel_id = _id(channel)
         fault.method = method
         self._faults.append(fault)
@@ -556,9 +679,11 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
         method: str | None = None,
         message: str | None = None,
         retry_after: float = 1.0,
+        scope: str = "user",
     ) -> Fault:
         """Make any REST call whose path (without /api/v10) contains ``path_contains`` fail."""
         fault = self._make_fault(status, code, times, message, retry_after)
+        fault.scope = scope
         fault.path_contains = path_contains
         fault.method = method
         self._faults.append(fault)

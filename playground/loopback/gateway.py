@@ -120,6 +120,14 @@ class GatewaySession:
         self.valid = True
         self.ready_sent = False
 
+    def __repr__(self) -> str:
+        state = "connected" if self.conn is not None else "disconnected"
+        return f"<GatewaySession {self.id[:8]} shard={self.shard} seq={self.seq} {state}>"
+
+    @property
+    def connected(self) -> bool:
+        return self.conn is not None
+
     def covers(self, guild_id: int | None) -> bool:
         if self.shard is None:
             return True
@@ -166,15 +174,6 @@ class GatewayServer:
     def active_sessions(self) -> list[GatewaySession]:
         return [s for s in self.sessions.values() if s.valid]
 
-    def session_for_guild(self, guild_id: int | None) -> GatewaySession | None:
-        for s in self.active_sessions():
-            if guild_id is None:
-                if s.shard is None or s.shard[0] == 0:
-                    return s
-            elif s.covers(guild_id):
-                return s
-        return None
-
     def guild_create_payload(self, session: GatewaySession, guild: Guild) -> dict[str, Any]:
         members = None
         if not session.intents & GUILD_MEMBERS:
@@ -191,8 +190,10 @@ class GatewayServer:
         conn.send(
             {"op": 10, "s": None, "t": None, "d": {"heartbeat_interval": self.dc.heartbeat_interval_ms}}
         )
+        client_close_code: int | None = None  # the code of the client's close frame (None: no frame)
         try:
-            async for msg in ws:
+            while True:
+                msg = await ws.receive()
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     try:
                         payload = json.loads(msg.data)
@@ -203,9 +204,18 @@ class GatewayServer:
                 elif msg.type == aiohttp.WSMsgType.BINARY:
                     await conn.close(4002, "Error while decoding payload.", flush=False)
                     break
-                elif msg.type == aiohttp.WSMsgType.ERROR:
+                elif msg.type == aiohttp.WSMsgType.CLOSE:
+                    client_close_code = msg.data
+                    break
+                elif msg.type in (
+                    aiohttp.WSMsgType.CLOSING,
+                    aiohttp.WSMsgType.CLOSED,
+                    aiohttp.WSMsgType.ERROR,
+                ):
                     break
         finally:
+            if conn.session is not None and not conn.closing and client_close_code in (1000, 1001):
+                conn.session.valid = False  # Discord: a client that closes with 1000/1001 ends its session
             conn.closing = True
             conn.queue.put_nowait(None)
             if conn.session is not None and conn.session.conn is conn:
@@ -254,10 +264,7 @@ class GatewayServer:
             return
         self.identify_count += 1
         session = GatewaySession(dc, intents, shard_t)
-        # a new IDENTIFY for the same shard replaces the previous session
-        for old in list(self.sessions.values()):
-            if old.shard == shard_t:
-                old.valid = False
+        # Discord keeps earlier sessions of the same shard: both get every event ("the bot answers twice")
         self.sessions[session.id] = session
         session.conn = conn
         conn.session = session
@@ -284,7 +291,11 @@ class GatewayServer:
         session.dispatch("READY", ready)
         if session.intents & GUILDS:
             for g in guilds:
-                session.dispatch("GUILD_CREATE", self.guild_create_payload(session, g))
+                if not g.unavailable:
+                    session.dispatch("GUILD_CREATE", self.guild_create_payload(session, g))
+            for g in guilds:
+                if g.unavailable:  # in an outage: no GUILD_CREATE; Discord says so with a GUILD_DELETE
+                    session.dispatch("GUILD_DELETE", {"id": str(g.id), "unavailable": True})
         session.ready_sent = True
         await conn.flush()
         self.ready_event.set()

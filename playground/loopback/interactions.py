@@ -6,6 +6,7 @@ webhook endpoints for follow-ups and edits, and what a test gets back (``Interac
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -57,8 +58,9 @@ class InteractionState:
         self.data = data
         self.source_message = source_message
         self.command = command
-        self.created = time.monotonic()
+        self.created = time.monotonic()  # real time: the 3-second deadline is about the bot's own speed
         self.deadline = self.created + 3.0
+        self.issued = dc.now()  # Discord's clock: the 15-minute token lifetime (dc.advance moves it)
         self.acked_type: int | None = None
         self.ack_data: dict[str, Any] | None = None
         self.deferred_ephemeral = False
@@ -74,7 +76,7 @@ class InteractionState:
 
     @property
     def expired(self) -> bool:
-        return self.expired_by_test or time.monotonic() - self.created > TOKEN_LIFETIME
+        return self.expired_by_test or self.dc.now() - self.issued > TOKEN_LIFETIME
 
     def record_error(self, err: DiscordError, where: str) -> None:
         entry = {"status": err.status, "code": err.code, "message": err.message, "where": where}
@@ -520,6 +522,21 @@ class InteractionEndpoints:
         if state is None or state.token != token:
             raise DiscordError(404, 10062, "Unknown interaction")
         return state
+
+    def note_blocked(self, ctx: RequestContext, err: DiscordError) -> None:
+        """A request for an interaction was answered before it reached Discord (the IP is banned): the
+        interaction records the error, so a waiting simulated user sees it at once."""
+        params = ctx.params
+        state: InteractionState | None = None
+        if "interaction_id" in params:
+            with contextlib.suppress(DiscordError):
+                state = self._state(params["interaction_id"], params.get("interaction_token", ""))
+            where = "callback"
+        else:
+            state = self.dc._interactions_by_token.get(params.get("webhook_token", ""))
+            where = ctx.method + " webhook"
+        if state is not None:
+            state.record_error(err, where)
 
     async def callback(self, ctx: RequestContext) -> tuple[int, Any]:
         dc = self.dc

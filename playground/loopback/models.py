@@ -363,9 +363,15 @@ class Guild:
         self.removed = False
         self.features: list[str] = []
         self._announced = False  # set once the guild is complete (then changes are dispatched)
+        self._unavailable = False  # in an outage (dc.start_outage / dc.end_outage)
 
     def __repr__(self) -> str:
         return f"<Guild id={self.id} name={self.name!r}>"
+
+    @property
+    def unavailable(self) -> bool:
+        """True while the guild is in an outage (``dc.start_outage(guild)`` until ``dc.end_outage(guild)``)."""
+        return self._unavailable
 
     # ----- lookups
     @property
@@ -810,7 +816,11 @@ class Message:
             "attachments": [a.filename for a in self.attachments],
         }
 
-    def payload(self, *, author_member: dict[str, Any] | None = None) -> dict[str, Any]:
+    def payload(
+        self, *, author_member: dict[str, Any] | None = None, with_nonce: bool = False
+    ) -> dict[str, Any]:
+        """The message object. Discord does not store nonces: only the create response and MESSAGE_CREATE
+        carry one (``with_nonce=True``)."""
         data: dict[str, Any] = {
             "id": str(self.id),
             "channel_id": str(self.channel_id),
@@ -829,7 +839,7 @@ class Message:
             "flags": self.flags,
             "components": self.components,
         }
-        if self.nonce is not None:
+        if with_nonce and self.nonce is not None:
             data["nonce"] = self.nonce
         if self.guild_id is not None:
             data["guild_id"] = str(self.guild_id)
@@ -877,6 +887,8 @@ class RecordedRequest:
     files: list[StoredAttachment] = field(default_factory=list)
     route: str | None = None  # template, e.g. "/channels/{channel_id}/messages"
     at: dt.datetime = field(default_factory=utcnow)
+    started: float | None = None  # dc.now() when the request arrived
+    finished: float | None = None  # dc.now() when the answer was sent (None: still in flight)
 
     @property
     def error_code(self) -> int | None:

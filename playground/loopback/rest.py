@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
 from .models import MESSAGEABLE_TYPES, Channel, Guild, Message
@@ -275,19 +274,18 @@ class RestApi:
         if nonce is not None and body.get("enforce_nonce"):
             key = (ch.id, dc.bot_user_id, str(nonce))
             hit = dc._nonces.get(key)
-            if (
-                hit is not None
-                and time.monotonic() - hit[0] <= dc.nonce_window_seconds
-                and not hit[1].deleted
-            ):
-                return 200, dc._message_payload(hit[1])
+            if hit is not None and dc.now() - hit[0] <= dc.nonce_window_seconds:
+                # within the window: the same message again, or 404 if it was deleted (discord-api-docs #6647)
+                if hit[1].deleted:
+                    raise DiscordError(404, 10008, "Unknown Message")
+                return 200, dc._message_payload(hit[1], with_nonce=True)
         msg = dc._build_message(channel=ch, author=dc._bot_user, body=body, files=ctx.files)
         if ch.type != 1 and body.get("tts") and not perms & Permissions.SEND_TTS_MESSAGES:
             msg.tts = False
         dc._store_message(msg)
         if key is not None:
-            dc._nonces[key] = (time.monotonic(), msg)
-        return 200, dc._message_payload(msg)
+            dc._nonces[key] = (dc.now(), msg)
+        return 200, dc._message_payload(msg, with_nonce=True)
 
     async def list_messages(self, ctx: RequestContext) -> Result:
         ch, perms = self._channel(ctx.params["channel_id"])
@@ -416,7 +414,7 @@ class RestApi:
     def _charge_creates(self, scope: int | None, n: int) -> None:
         if n <= 0:
             return
-        now = time.monotonic()
+        now = self.dc.now()
         start, used = self._create_windows.get(scope, (now, 0))
         if now - start >= 86400:
             start, used = now, 0
