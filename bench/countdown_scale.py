@@ -2,15 +2,19 @@
 
 100,000 subscriptions across 1,000 titles and 10,000 channels (100 servers x 100 channels, 10 titles per
 channel), all due in the same minute, posted by a real `marquee run` process against the loopback Discord
-with its rate limits on (50 requests/s per bot, 5 messages per 5 s per channel). Prints:
+with its rate limits on (50 requests/s per bot, 5 messages per 5 s per channel) and Discord's distance
+(`--rtt`, default 60 ms on every answer). Prints:
 
 - the time to find the due deliveries (the dispatcher's query, and the next-due look-up),
-- posts per second against the allowed rate, and how many 429s the bot caused,
+- posts per second against the allowed rate, global 429s and other 429s the bot caused,
+- how late the last post was (from the due instant), and whether any post said "posted late",
+- invalid requests caused (401/403/429: Discord bans at 10,000 in 10 minutes),
 - the bot process's peak RSS,
 - the CPU the bot process uses while nothing is due.
 
-    python bench/countdown_scale.py                 # the full run (about 4-5 minutes)
-    python bench/countdown_scale.py --channels 500  # a quick one
+    python bench/countdown_scale.py                                   # the full run (about 4-5 minutes)
+    python bench/countdown_scale.py --channels 200 --per-channel 1    # a 200-channel release wave
+    python bench/countdown_scale.py --channels 500 --rtt 0            # at zero latency
 """
 
 from __future__ import annotations
@@ -125,12 +129,14 @@ async def main() -> None:
     parser.add_argument("--titles", type=int, default=1_000)
     parser.add_argument("--per-channel", type=int, default=10, help="subscriptions per channel")
     parser.add_argument("--idle-seconds", type=float, default=15.0)
+    parser.add_argument("--rtt", type=float, default=0.060, help="seconds Discord is away (default 0.060)")
     args = parser.parse_args()
+    args.servers = min(args.servers, args.channels)
     per_server = max(1, args.channels // args.servers)
 
     with tempfile.TemporaryDirectory() as tmp:
         database = Path(tmp) / "scale.sqlite3"
-        async with LoopbackDiscord() as dc:
+        async with LoopbackDiscord(rtt=args.rtt) as dc:
             dc.rate_limits = True
             guilds, channels = build_world(dc, args.servers, per_server)
             due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
@@ -167,7 +173,11 @@ async def main() -> None:
                 stamps = sorted(m.created_at for m in posts)
                 span = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else elapsed
                 rate = (len(posts) - 1) / span if span else float("nan")
-                own_429 = [r for r in dc.requests if r.status == 429 and "/messages" in r.path]
+                own_429 = [r for r in dc.requests if r.status == 429]
+                global_429 = [r for r in own_429 if (r.response_headers or {}).get("X-RateLimit-Global")]
+                last_late = (max(m.created_at for m in posts) - due).total_seconds() if posts else float("nan")
+                tagged_late = sum("posted late" in m.content for m in posts)
+                invalid = dc.invalid_requests()
                 _, peak_kib = proc_stat(bot.pid)
                 cpu_before, _ = proc_stat(bot.pid)
                 await asyncio.sleep(args.idle_seconds)
@@ -176,7 +186,10 @@ async def main() -> None:
                       f"in {elapsed:.1f} s from the due minute")
                 print(f"  rate             {rate:8.1f} posts/s = {rate / ALLOWED_PER_SECOND:6.1%} of Discord's "
                       f"{ALLOWED_PER_SECOND:.0f}/s (target >= 90%)")
-                print(f"  429s caused      {len(own_429):8d} (target 0)")
+                print(f"  global 429s      {len(global_429):8d} (target 0); other 429s {len(own_429) - len(global_429)}")
+                print(f"  last post        {last_late:8.1f} s after the due instant, at {args.rtt * 1000:.0f} ms RTT; "
+                      f"{tagged_late} posts said 'posted late' (target 0)")
+                print(f"  invalid requests {invalid:8d} caused (Discord bans at 10,000 in 10 minutes)")
                 print(f"  duplicates       {len(posts) - len({(m.channel_id) for m in posts}):8d}")
                 print(f"  peak RSS         {peak_kib / 1024:8.1f} MB (target < 200 MB)")
                 idle = (cpu_after - cpu_before) / args.idle_seconds
