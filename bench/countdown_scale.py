@@ -186,7 +186,8 @@ async def main() -> None:
                       f"in {elapsed:.1f} s from the due minute")
                 print(f"  rate             {rate:8.1f} posts/s = {rate / ALLOWED_PER_SECOND:6.1%} of Discord's "
                       f"{ALLOWED_PER_SECOND:.0f}/s (target >= 90%)")
-                print(f"  global 429s      {len(global_429):8d} (target 0); other 429s {len(own_429) - len(global_429)}")
+                other = len(own_429) - len(global_429)
+                print(f"  global 429s      {len(global_429):8d} (target 0); other 429s {other}")
                 print(f"  last post        {last_late:8.1f} s after the due instant, at {args.rtt * 1000:.0f} ms RTT; "
                       f"{tagged_late} posts said 'posted late' (target 0)")
                 print(f"  invalid requests {invalid:8d} caused (Discord bans at 10,000 in 10 minutes)")
