@@ -8,6 +8,7 @@ discord.py client connects to, so end-to-end tests can drive the real bot.
 """
 
 from .core import CommandUnavailable, Fault, GuildUnavailable, LoopbackDiscord, RequestContext
+from .gateway import GatewaySession
 from .interactions import AutocompleteChoices, InteractionResult
 from .mentions import compute_pings
 from .models import Channel, Guild, Member, Message, RecordedRequest, Role, StoredAttachment, User
@@ -21,6 +22,7 @@ __all__ = [
     "CommandUnavailable",
     "DiscordError",
     "Fault",
+    "GatewaySession",
     "Guild",
     "GuildUnavailable",
     "InteractionResult",

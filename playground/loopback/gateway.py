@@ -1,6 +1,10 @@
 """The loopback's gateway: HELLO/HEARTBEAT/IDENTIFY/RESUME, READY + GUILD_CREATE, dispatch with sequence
 numbers, replay on RESUME, op 7 RECONNECT and op 9 INVALID_SESSION.
 
+As on Discord, a second IDENTIFY for the same shard does not end the first session: every valid session
+gets every event of its shard (a session without a connection buffers them for its RESUME). A session
+ends when the client closes with 1000 or 1001, or after op 9 with ``d: false``.
+
 Frames are plain JSON TEXT frames: discord.py asks for ``compress=zlib-stream`` but only ever
 decompresses BINARY frames, so TEXT frames are read as they are.
 """

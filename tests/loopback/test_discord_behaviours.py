@@ -117,6 +117,26 @@ async def test_clock_starts_at_monotonic_time_and_only_moves_forward() -> None:
             dc.advance(-1)
 
 
+async def test_interaction_tokens_expire_on_discords_clock() -> None:
+    async with loopback() as dc:
+        guild = dc.add_guild("Wick Fans")
+        ch = guild.add_text_channel("general")
+        alice = guild.add_member("alice")
+        async with running(dc, guild.id) as (bot, _):
+            r = await dc.run_command(guild, ch, alice, "ping")
+            dc.advance(15 * 60 + 1)
+            route = discord.http.Route(
+                "PATCH",
+                "/webhooks/{webhook_id}/{webhook_token}/messages/@original",
+                webhook_id=dc.application_id,
+                webhook_token=r.token,
+            )
+            with pytest.raises(discord.HTTPException) as exc:
+                await bot.http.request(route, json={"content": "edited much later"})
+            assert exc.value.status == 401 and exc.value.code == 50027
+            assert r.error["code"] == 50027 and dc.invalid_requests() == 1
+
+
 # ---------------------------------------------------------------------------- round-trip time
 
 
