@@ -547,9 +547,7 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
                 continue
             edges.append((r.started, 1))
             edges.append((r.finished if r.finished is not None else math.inf, -1))
-        edges.sort(
-            key=lambda e: (e[0], e[1])
-        )  # an answer sent at the instant another arrives: not overlapping
+        edges.sort()  # at the same instant an answer (-1) sorts before an arrival (+1): not overlapping
         peak = current = 0
         for _, step in edges:
             current += step
