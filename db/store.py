@@ -102,8 +102,8 @@ class Store:
         it does not move the catalog version, so search indexes and the read cache are not rebuilt at
         every countdown post or lease renewal, here or in another process."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield self.conn
                 if catalog:
                     with contextlib.suppress(sqlite3.OperationalError):  # before migration 0001: no meta yet
@@ -111,7 +111,10 @@ class Store:
                             "INSERT INTO meta (key, value) VALUES ('catalog.version', '1') ON CONFLICT (key) "
                             "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # Also when the task was cancelled while BEGIN ran on aiosqlite's thread: the statement still
+                # ran there, so roll back in any case (shielded: a second cancel must not leave it open).
+                with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
+                    await asyncio.shield(self.conn.execute("ROLLBACK"))
                 raise
             else:
                 await self.conn.execute("COMMIT")

@@ -46,6 +46,8 @@ async def subscribe(world, channel, title: str, milestones: str, date: str, *, t
         options["time"] = time
     r = await world.dc.run_command(server.guild, server.general, server.admin, "catalog set-release", options)
     assert r.error is None, r.message.text
+    if kind == "title":
+        return slug, None
     if kind == "dm":
         r = await world.dc.run_command(server.guild, server.general, member, "remindme add", {"title": slug})
         assert "I'll DM you" in r.message.text, r.message.text

@@ -96,7 +96,7 @@ async def test_an_admin_who_picks_a_role_that_cannot_ping_is_told_so(world):
     channel.set_permissions(server.guild.bot_role, deny=Permissions.MENTION_EVERYONE)  # ... but not the bot here
     quiet = server.guild.add_role("Quiet fans", mentionable=False)
     await asyncio.sleep(0.1)
-    slug, _ = await subscribe(world, server.general, "Ping Film", "1d", "2028-04-20")
+    slug, _ = await subscribe(world, None, "Ping Film", "1d", "2028-04-20", kind="title")
 
     async def add(role):
         return await world.dc.run_command(server.guild, server.general, server.admin, "reminders add",
@@ -126,3 +126,114 @@ async def test_an_admin_who_picks_a_role_that_cannot_ping_is_told_so(world):
     await asyncio.sleep(0.1)
     r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": sid})
     assert "resumed" in r.message.text
+
+
+async def _post_then_lose_the_answer(world, channel, sid: int) -> tuple:
+    """What a crash leaves behind: the delivery claimed, its message made by Discord, nothing recorded. The
+    dispatcher is stopped (the bot is down) until the test calls `_restart`."""
+    server = world.countdown
+    await world.bot.scheduler.stop()
+    [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
+    world.clock.set(record.due_at - dt.timedelta(seconds=1))
+    nonce = delivery.nonce_for([record.id])
+    await countdowns.claim(world.bot.store, [countdowns.Claim(nonce, (record.id,), {})], world.clock.now())
+    sent = await world.bot.get_channel(channel.id).send(f"⏳ posted before the crash\n{delivery.marker(nonce)}",
+                                                        nonce=nonce)
+    return record, world.dc.message(sent.id)
+
+
+async def _restart(world, instant: dt.datetime) -> None:
+    world.clock.set(instant)
+    world.bot.scheduler.start()
+    await advance(world, instant)
+
+
+async def test_a_retried_nonce_whose_post_a_moderator_deleted_is_recorded_sent_not_paused(world):
+    server = world.countdown
+    channel = server.guild.add_text_channel("deleted-original")
+    await asyncio.sleep(0.1)
+    _, sid = await subscribe(world, channel, "Deleted Film", "1d", "2028-05-20")
+    record, first = await _post_then_lose_the_answer(world, channel, sid)
+    world.dc._delete_message(first)  # a moderator deletes it before the bot's retry
+    await _restart(world, record.due_at + dt.timedelta(seconds=5))  # inside Discord's nonce window
+    [attempt] = world.dc.requests_to("POST", f"/channels/{channel.id}/messages")[1:]
+    assert attempt.status == 404 and attempt.response_json["code"] == 10008
+    [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
+    assert record.state == "sent" and "deleted" in record.note
+    sub = await countdowns.subscription(world.bot.store, server.guild.id, sid)
+    assert sub.paused_reason is None
+    assert [m for m in posts(world, channel) if not m.deleted] == []  # not posted again
+    assert not [m for m in world.dc.messages(server.general, include_interactions=False)
+                if "Deleted Film" in m.content]  # no "lost access" alert
+
+
+async def test_past_the_nonce_window_the_history_is_checked_instead_of_posting_again(world):
+    server = world.countdown
+    channel = server.guild.add_text_channel("past-window")
+    await asyncio.sleep(0.1)
+    _, sid = await subscribe(world, channel, "Late Restart Film", "1d", "2028-06-20")
+    record, first = await _post_then_lose_the_answer(world, channel, sid)
+    # Down for longer than Discord remembers the nonce: both clocks move on.
+    world.dc.advance(world.dc.nonce_window_seconds + 30)
+    await _restart(world, record.due_at + dt.timedelta(seconds=150))
+    assert posts(world, channel) == [first]  # the same nonce now would have made a second post
+    assert len(world.dc.requests_to("POST", f"/channels/{channel.id}/messages")) == 1
+    assert world.dc.requests_to("GET", f"/channels/{channel.id}/messages")
+    [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
+    assert record.state == "sent" and record.message_id == first.id and "history" in record.note
+
+
+async def test_past_the_nonce_window_without_read_message_history_it_is_uncertain_not_reposted(world):
+    server = world.countdown
+    channel = server.guild.add_text_channel("no-history", overwrites=[
+        {"id": server.guild.bot_role.id, "type": 0, "allow": 0, "deny": Permissions.READ_MESSAGE_HISTORY}])
+    await asyncio.sleep(0.1)
+    _, sid = await subscribe(world, channel, "Blind Film", "1d", "2028-07-20")
+    record, first = await _post_then_lose_the_answer(world, channel, sid)
+    world.dc.advance(world.dc.nonce_window_seconds + 30)
+    await _restart(world, record.due_at + dt.timedelta(seconds=150))
+    assert posts(world, channel) == [first]
+    [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
+    assert record.state == "uncertain" and "Read Message History" in record.note
+
+
+async def test_an_outage_holds_posts_until_the_server_is_back_then_posts_once(world):
+    server = world.countdown
+    channel = server.guild.add_text_channel("outage")
+    await asyncio.sleep(0.1)
+    _, sid = await subscribe(world, channel, "Outage Film", "1d", "2028-08-20")
+    [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
+    world.dc.start_outage(server.guild)
+    try:
+        await world.dc.wait_until(lambda: world.bot.get_guild(server.guild.id).unavailable, timeout=2)
+        await advance(world, record.due_at + dt.timedelta(minutes=30))
+        assert world.dc.requests_to("POST", f"/channels/{channel.id}/messages") == []  # unknown, not gone
+        sub = await countdowns.subscription(world.bot.store, server.guild.id, sid)
+        assert sub.paused_reason is None
+        before = world.bot.scheduler.passes
+    finally:
+        world.dc.end_outage(server.guild)
+    await world.dc.wait_until(lambda: world.bot.scheduler.passes > before and world.bot.scheduler.sleeping,
+                              timeout=3)
+    [post] = await world.dc.wait_for_messages(channel, 1, timeout=3, include_interactions=False)
+    assert "comes out tomorrow" in post.content and "Discord was unavailable" in post.content
+    await advance(world, record.due_at + dt.timedelta(minutes=40))
+    assert len(posts(world, channel)) == 1
+
+
+async def test_a_wave_goes_out_concurrently_under_the_pacer_not_one_round_trip_at_a_time(world):
+    server = world.countdown
+    channels = [server.guild.add_text_channel(f"wave-{i}") for i in range(20)]
+    await asyncio.sleep(0.1)
+    sids = [(await subscribe(world, channel, f"Wave Film {i}", "1d", "2028-09-20"))[1]
+            for i, channel in enumerate(channels)]
+    world.dc.rtt = 0.1  # Discord is far away
+    try:
+        await advance(world, await next_due(world, sids[0]))
+    finally:
+        world.dc.rtt = 0.0
+    for channel in channels:
+        [post] = posts(world, channel)
+        assert "posted late" not in post.content
+    # Several posts were in flight at once (one at a time, 20 posts would take 20 round trips).
+    assert world.dc.peak_concurrency("POST", "/messages") >= 4
