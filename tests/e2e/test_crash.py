@@ -17,11 +17,11 @@ from playground.loopback import LoopbackDiscord
 from playground.session import add_demo_server
 
 
-def start(dc: LoopbackDiscord, tmp_path: Path, guild_id: int, name: str):
+def start(dc: LoopbackDiscord, tmp_path: Path, guild_id: int, name: str, **extra: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MARQUEE_"))}
     env.update({"DISCORD_TOKEN": dc.token, "DISCORD_API_BASE_URL": dc.base_url,
                 "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": str(tmp_path / "bot.sqlite3"),
-                "MARQUEE_DEV_GUILD": str(guild_id), "MARQUEE_LOG_LEVEL": "INFO"})
+                "MARQUEE_DEV_GUILD": str(guild_id), "MARQUEE_LOG_LEVEL": "INFO", **extra})
     log = open(tmp_path / f"{name}.log", "wb")
     return asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
                                           stdout=log, stderr=log)

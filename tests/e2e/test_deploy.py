@@ -1,0 +1,83 @@
+"""An overlapping deploy: two real bot processes on one token and one database. Discord sends every event to
+both; commands are answered once (the twin's 40060 is ignored quietly), countdowns are dispatched by the
+lease holder only, and when it is killed the other process takes over within the lease."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import sqlite3
+
+import pytest
+
+from playground.loopback import LoopbackDiscord
+from playground.session import add_demo_server
+from tests.e2e.test_crash import rows, start, until
+
+
+def make_due(tmp_path, channel_id: int) -> None:
+    due = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat(timespec="seconds")
+    conn = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=10)
+    conn.execute("UPDATE deliveries SET due_at = ? WHERE state = 'pending' AND subscription_id IN "
+                 "(SELECT id FROM subscriptions WHERE channel_id = ?)", (due, channel_id))
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_two_processes_post_each_countdown_once_and_hand_over(tmp_path):
+    async with LoopbackDiscord() as dc:
+        server = add_demo_server(dc, "Deploy Fans")
+        news, general = server.channels["release-news"], server.general
+        today = dt.datetime.now(dt.UTC).date()
+        first = await start(dc, tmp_path, server.guild.id, "first", MARQUEE_LEASE_SECONDS="2")
+        await dc.wait_for_commands(server.guild, timeout=60)
+        await dc.wait_until_ready(timeout=60)
+
+        async def admin(command, options):
+            r = await dc.run_command(server.guild, general, server.admin, command, options)
+            assert r.error is None, r.error
+            return r
+
+        await admin("catalog add-title", {"title": "Deploy Test"})
+        await admin("catalog set-release", {"title": "deploy-test", "date": (today + dt.timedelta(days=10)).isoformat(),
+                                            "region": "US"})
+        await admin("reminders add", {"title": "deploy-test", "channel": news, "milestones": "3d"})
+        await admin("reminders add", {"title": "deploy-test", "channel": general, "milestones": "3d"})
+
+        second = await start(dc, tmp_path, server.guild.id, "second", MARQUEE_LEASE_SECONDS="2")
+        try:
+            await dc.wait_until(lambda: len([s for s in dc.sessions if s.connected]) == 2, timeout=60)
+            # Both processes hear the command; the member gets one answer, the twin's 40060 is not an error.
+            r = await dc.run_command(server.guild, general, server.member, "release", {"title": "ballerina"})
+            assert r.error is None and "Ballerina" in r.message.text
+            await asyncio.sleep(0.5)
+            callbacks = [q for q in dc.requests_to("POST", f"/interactions/{r.payload['id']}/")]
+            assert sorted(q.status for q in callbacks) == [200, 400]
+
+            # Due now: only the lease holder posts it.
+            make_due(tmp_path, news.id)
+            await until(lambda: rows(tmp_path, "SELECT 1 FROM deliveries d JOIN subscriptions s ON s.id = "
+                                               "d.subscription_id WHERE s.channel_id = ? AND d.state = 'sent'",
+                                     (news.id,)), seconds=30)
+            await asyncio.sleep(1.0)
+            assert len(dc.messages(news, include_interactions=False)) == 1
+
+            # The holder dies without a word; the other takes over within the lease and posts the next one.
+            first.send_signal(signal.SIGKILL)
+            await asyncio.wait_for(first.wait(), 30)
+            make_due(tmp_path, general.id)
+            [post] = await dc.wait_for_messages(general, 1, timeout=30, include_interactions=False)
+            assert "Deploy Test" in post.content
+            await asyncio.sleep(1.0)
+            assert len(dc.messages(general, include_interactions=False)) == 1
+            assert len(dc.messages(news, include_interactions=False)) == 1
+        finally:
+            for process in (first, second):
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(process.wait(), 30)
+        log = (tmp_path / "second.log").read_text()
+        assert "Traceback" not in log and "40060" not in log
+        assert "now dispatches countdowns" in log
