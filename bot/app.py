@@ -132,7 +132,12 @@ class Marquee(commands.Bot):
             for guild_id in self.settings.dev_guilds:
                 guild = discord.Object(guild_id)
                 self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
+                try:
+                    synced = await self.tree.sync(guild=guild)
+                except discord.HTTPException as exc:  # an outage: keep serving the commands synced before
+                    log.warning("could not sync commands to development guild %s (%s); keeping the ones "
+                                "registered before", guild_id, exc)
+                    continue
                 log.info("synced %d commands to development guild %s", len(synced), guild_id)
             return "guild"
         digest = self.command_hash()

@@ -81,3 +81,40 @@ async def test_two_processes_post_each_countdown_once_and_hand_over(tmp_path):
         log = (tmp_path / "second.log").read_text()
         assert "Traceback" not in log and "40060" not in log
         assert "now dispatches countdowns" in log
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_restart_during_a_discord_outage_waits_for_the_server_then_posts_once(tmp_path):
+    async with LoopbackDiscord() as dc:
+        server = add_demo_server(dc, "Outage Fans")
+        news = server.channels["release-news"]
+        today = dt.datetime.now(dt.UTC).date()
+        first = await start(dc, tmp_path, server.guild.id, "first")
+        await dc.wait_for_commands(server.guild, timeout=60)
+        await dc.wait_until_ready(timeout=60)
+        for command, options in (("catalog add-title", {"title": "Outage Test"}),
+                                 ("catalog set-release", {"title": "outage-test", "region": "US",
+                                                          "date": (today + dt.timedelta(days=10)).isoformat()}),
+                                 ("reminders add", {"title": "outage-test", "channel": news, "milestones": "3d"})):
+            r = await dc.run_command(server.guild, server.general, server.admin, command, options)
+            assert r.error is None, r.error
+        first.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(first.wait(), 30)
+
+        # Discord has an outage; the bot restarts into it with its post due.
+        dc.start_outage(server.guild)
+        make_due(tmp_path, news.id)
+        second = await start(dc, tmp_path, server.guild.id, "second")
+        try:
+            await until(lambda: "now dispatches countdowns" in (tmp_path / "second.log").read_text(), seconds=60)
+            await asyncio.sleep(2.0)
+            assert dc.messages(news, include_interactions=False) == []  # unknown, not gone: it waits
+            assert rows(tmp_path, "SELECT paused_reason FROM subscriptions") == [(None,)]
+            dc.end_outage(server.guild)
+            [post] = await dc.wait_for_messages(news, 1, timeout=30, include_interactions=False)
+            assert "**3 days** until **Outage Test**" in post.content
+            await asyncio.sleep(1.0)
+            assert len(dc.messages(news, include_interactions=False)) == 1
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.wait(), 30)
