@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass
 
 from bot import timemath
 from bot.delivery import late_suffix
 from db.countdowns import DeliveryKey
-from db.models import ReleaseValue
+from db.models import GuildSettings, ReleaseValue
 
 DEFAULT_MILESTONES = "30d,14d,7d,3d,1d,0"
 MAX_MILESTONES = 12
@@ -98,6 +99,12 @@ def plan(value: ReleaseValue, milestones: tuple[Milestone, ...], tz: dt.tzinfo,
     """Every milestone with its due instant, in time order (empty for month/year/TBA dates)."""
     planned = [(m, due_at(value, m, tz, posting_hour)) for m in milestones]
     return sorted(((m, d) for m, d in planned if d is not None), key=lambda pair: pair[1])
+
+
+def plan_for(value: ReleaseValue, milestones_text: str,
+             settings: GuildSettings) -> list[tuple[DeliveryKey, dt.datetime]]:
+    """A subscription's deliveries in a server: in its time zone, at its posting hour."""
+    return plan_keys(value, milestones_text, zoneinfo.ZoneInfo(settings.timezone), settings.posting_hour)
 
 
 def plan_keys(value: ReleaseValue, milestones_text: str, tz: dt.tzinfo,

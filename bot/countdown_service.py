@@ -6,8 +6,6 @@ Cogs never build a probe subscription or touch the scheduler: they call `subscri
 
 from __future__ import annotations
 
-import datetime as dt
-import zoneinfo
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,9 +28,7 @@ class CountdownService:
         self.scheduler = scheduler
 
     def plan(self, guild_id: int, milestones: str, release: Release) -> list[PlannedRow]:
-        settings = self.settings_of(guild_id)
-        return countdown.plan_keys(release.value, milestones, zoneinfo.ZoneInfo(settings.timezone),
-                                   settings.posting_hour)
+        return countdown.plan_for(release.value, milestones, self.settings_of(guild_id))
 
     async def subscribe(self, *, guild_id: int, title: Title, release: Release, milestones: str, actor: int,
                         channel_id: int | None = None, user_id: int | None = None,
@@ -73,6 +69,3 @@ class CountdownService:
 
     async def pause(self, subs: Sequence[Subscription], reason: str) -> None:
         await self.scheduler.pause_where(subs, reason)
-
-    def next_post(self, planned: Sequence[PlannedRow]) -> tuple[str, dt.datetime] | None:
-        return (planned[0][0].label, planned[0][1]) if planned else None

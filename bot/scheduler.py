@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import socket
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -120,7 +121,8 @@ class Scheduler:
         self.pass_started: dt.datetime | None = None
         self.outages: dict[int, Outage] = {}
         self._busy: set[int] = set()
-        self._destinations: dict[tuple[str, int], asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per destination while it is being posted to (gone with its last user): its messages in order.
+        self._destinations: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = weakref.WeakValueDictionary()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -284,11 +286,13 @@ class Scheduler:
         for ids in delivery.pack_lines(lines, reserved=reserved):
             group = [by_id[i] for i in ids]
             nonce = delivery.nonce_for(ids)
-            body = [line for i, line in lines if i in set(ids)]
+            members = set(ids)
+            body = [line for i, line in lines if i in members]
             content, mentions = self._assemble(group, body, nonce)
             out.append(Outgoing(nonce, group, content, mentions, {i: late[i] for i in ids}))
         # Deliveries with nothing to say (their release is gone) are recorded without a post.
-        silent = [d.id for d in fresh if not any(i == d.id for i, _ in lines)]
+        spoken = {i for i, _ in lines}
+        silent = [d.id for d in fresh if d.id not in spoken]
         if silent:
             await countdowns.skip(self.store, silent, now, "its release no longer exists")
         return out
@@ -342,8 +346,11 @@ class Scheduler:
 
     async def _deliver(self, destination: tuple[str, int], outgoing: list[Outgoing], sent: list[int]) -> None:
         """One destination's messages, in order (its own task: other destinations never wait for it)."""
+        lock = self._destinations.get(destination)
+        if lock is None:
+            lock = self._destinations[destination] = asyncio.Lock()
         try:
-            async with self._destinations[destination]:
+            async with lock:
                 for out in outgoing:
                     try:
                         if await self._send(out):
@@ -424,32 +431,38 @@ class Scheduler:
 
     async def _check_history(self, out: Outgoing) -> tuple[Verdict, int | None]:
         """Search the channel's newest messages for this post's marker (Discord forgets nonces)."""
-        sub = out.sub
+        channel = await self._readable(out.sub)
+        found = None
+        if channel is not None:
+            try:
+                found = await self._find_marker(channel, out.nonce)
+            except discord.HTTPException as exc:
+                log.warning("could not read the history of channel %s: %s", out.sub.channel_id, exc)
+                channel = None
+        return delivery.history_verdict(can_read=channel is not None, found=found is not None), found
+
+    async def _readable(self, sub: Subscription) -> Any:
+        """The destination, if the bot may read its history (a DM always; a channel with View Channel and
+        Read Message History), else None."""
         if sub.kind == "dm":
             try:
-                channel: Any = await self._destination(sub)
+                return await self._destination(sub)
             except discord.HTTPException:
-                return Verdict.UNCERTAIN, None
-            can_read = True
-        else:
-            channel = self.client.get_channel(sub.channel_id or 0)
-            guild = self.client.get_guild(sub.guild_id)
-            me = guild.me if guild is not None else None
-            can_read = (channel is not None and me is not None
-                        and channel.permissions_for(me).read_message_history  # type: ignore[union-attr]
-                        and channel.permissions_for(me).view_channel)  # type: ignore[union-attr]
-        if not can_read:
-            return Verdict.UNCERTAIN, None
+                return None
+        channel = self.client.get_channel(sub.channel_id or 0)
+        guild = self.client.get_guild(sub.guild_id)
+        if channel is None or guild is None or guild.me is None:
+            return None
+        perms = channel.permissions_for(guild.me)  # type: ignore[union-attr]
+        return channel if perms.view_channel and perms.read_message_history else None
+
+    async def _find_marker(self, channel: Any, nonce: str) -> int | None:
         me_id = self.client.user.id if self.client.user else 0
-        try:
-            await self.pacer.wait()
-            async for message in channel.history(limit=HISTORY_LIMIT):
-                if message.author.id == me_id and delivery.carries_marker(message.content, out.nonce):
-                    return Verdict.SENT, message.id
-        except discord.HTTPException as exc:
-            log.warning("could not read the history of channel %s: %s", sub.channel_id, exc)
-            return Verdict.UNCERTAIN, None
-        return delivery.history_verdict(can_read=True, found=False), None
+        await self.pacer.wait()
+        async for message in channel.history(limit=HISTORY_LIMIT):
+            if message.author.id == me_id and delivery.carries_marker(message.content, nonce):
+                return message.id
+        return None
 
     # -- failures ---------------------------------------------------------------------------------------
 
@@ -546,9 +559,5 @@ class Scheduler:
 
     async def replan(self, sub: Subscription, release: Release, *,
                      notice: countdowns.DeliveryKey | None = None) -> None:
-        settings = self.settings_of(sub.guild_id)
-        import zoneinfo
-
-        planned = countdown.plan_keys(release.value, sub.milestones, zoneinfo.ZoneInfo(settings.timezone),
-                                      settings.posting_hour)
+        planned = countdown.plan_for(release.value, sub.milestones, self.settings_of(sub.guild_id))
         await countdowns.replan(self.store, sub, release.id, planned, self.clock.now(), notice)

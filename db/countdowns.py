@@ -103,10 +103,6 @@ class Delivery:
     late: int
     first_attempt_at: dt.datetime | None = None
 
-    @property
-    def milestone(self) -> str:
-        return str(self.key)
-
 
 _SUB_SQL = (
     "SELECT s.*, t.slug AS title_slug, coalesce(o.name, t.name) AS title_name, "

@@ -14,6 +14,7 @@ import pytest
 from bot.delivery import marker, nonce_for
 from db import countdowns
 from playground.loopback import Permissions
+from tests.e2e.countdown_helpers import advance, settle, subscribe
 
 UTC = dt.UTC
 TITLE = "Countdown Test Film"
@@ -21,35 +22,6 @@ TITLE = "Countdown Test Film"
 
 def at(day: int, hour: int = 14, minute: int = 0, second: int = 0, month: int = 12) -> dt.datetime:
     return dt.datetime(2026, month, day, hour, minute, second, tzinfo=UTC)
-
-
-async def _state(world) -> str:
-    rows = await world.bot.store.fetchall("SELECT id, milestone, due_at, state FROM deliveries ORDER BY id")
-    scheduler = world.bot.scheduler
-    return (f"passes {scheduler.passes}, sleeping {scheduler.sleeping}, checked {scheduler.checked_at}, "
-            f"deliveries {[tuple(r) for r in rows]}")
-
-
-async def settle(world, before: int | None = None) -> None:
-    """Wait until the scheduler has run a pass since `before` and gone back to sleep."""
-    scheduler = world.bot.scheduler
-    before = scheduler.passes if before is None else before
-    for _ in range(500):
-        await asyncio.sleep(0.01)
-        if scheduler.passes > before and scheduler.sleeping:
-            return
-    raise AssertionError(f"the scheduler did not settle: {await _state(world)}")
-
-
-async def advance(world, instant: dt.datetime) -> None:
-    """Move the bot's clock and wait until the scheduler has handled everything due by then."""
-    scheduler = world.bot.scheduler
-    world.clock.set(instant)
-    for _ in range(500):
-        await asyncio.sleep(0.01)
-        if scheduler.sleeping and scheduler.checked_at is not None and scheduler.checked_at >= instant:
-            return
-    raise AssertionError(f"the scheduler did not catch up with {instant}: {await _state(world)}")
 
 
 def posts(world, channel="release-news"):
@@ -235,15 +207,7 @@ async def test_a_crash_between_sending_and_recording_does_not_post_twice(world, 
 
 
 async def _subscribe(world, channel, title, milestones, date):
-    server = world.countdown
-    r = await world.dc.run_command(server.guild, server.general, server.admin, "catalog add-title", {"title": title})
-    slug = r.message.text.split("`")[1]
-    await world.dc.run_command(server.guild, server.general, server.admin, "catalog set-release",
-                               {"title": slug, "date": date, "region": "US"})
-    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders add",
-                                   {"title": slug, "channel": channel, "milestones": milestones})
-    assert "will count down" in r.message.text, r.message.text
-    return int(r.message.text.split("**")[1])
+    return (await subscribe(world, channel, title, milestones, date))[1]
 
 
 async def test_posts_due_together_in_one_channel_are_one_message(world, film):

@@ -46,28 +46,33 @@ async def until(check, seconds: float = 30.0):
     raise AssertionError("timed out")
 
 
+async def subscribe_in_ten_days(dc: LoopbackDiscord, server, title: str, channels, milestones: str = "3d") -> None:
+    """As the server's admin: a title released in ten days, and countdowns in `channels`."""
+    slug = title.lower().replace(" ", "-")
+    today = dt.datetime.now(dt.UTC).date()
+    steps = [("catalog add-title", {"title": title}),
+             ("catalog set-release", {"title": slug, "date": (today + dt.timedelta(days=10)).isoformat(),
+                                      "region": "US"})]
+    steps += [("reminders add", {"title": slug, "channel": ch, "milestones": milestones}) for ch in channels]
+    for command, options in steps:
+        r = await dc.run_command(server.guild, server.general, server.admin, command, options)
+        assert r.error is None, r.error
+        if command == "reminders add":
+            assert "will count down" in r.message.text, r.message.text
+
+
 @pytest.mark.asyncio(loop_scope="session")
 async def test_sigkill_between_sending_and_recording_loses_nothing_and_posts_once(tmp_path):
     async with LoopbackDiscord() as dc:
         server = add_demo_server(dc, "Crash Fans")
         news = server.channels["release-news"]
-        today = dt.datetime.now(dt.UTC).date()
 
         # 1. A first run: an admin subscribes #release-news to a title due in ten days.
         first = await start(dc, tmp_path, server.guild.id, "first")
         await dc.wait_for_commands(server.guild, timeout=60)
         await dc.wait_until_ready(timeout=60)
 
-        async def admin(command, options):
-            r = await dc.run_command(server.guild, server.general, server.admin, command, options)
-            assert r.error is None, r.error
-            return r
-
-        await admin("catalog add-title", {"title": "Crash Test"})
-        await admin("catalog set-release", {"title": "crash-test", "date": (today + dt.timedelta(days=10)).isoformat(),
-                                            "region": "US"})
-        r = await admin("reminders add", {"title": "crash-test", "channel": news, "milestones": "3d"})
-        assert "will count down" in r.message.text
+        await subscribe_in_ten_days(dc, server, "Crash Test", [news])
         first.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(first.wait(), 30) is not None
 

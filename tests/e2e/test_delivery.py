@@ -148,6 +148,15 @@ async def _restart(world, instant: dt.datetime) -> None:
     await advance(world, instant)
 
 
+async def _down_past_the_nonce_window(world, channel, title: str, date: str) -> tuple:
+    """Crash after Discord made the post, then stay down longer than it remembers the nonce (both clocks)."""
+    _, sid = await subscribe(world, channel, title, "1d", date)
+    record, first = await _post_then_lose_the_answer(world, channel, sid)
+    world.dc.advance(world.dc.nonce_window_seconds + 30)
+    await _restart(world, record.due_at + dt.timedelta(seconds=150))
+    return sid, first
+
+
 async def test_a_retried_nonce_whose_post_a_moderator_deleted_is_recorded_sent_not_paused(world):
     server = world.countdown
     channel = server.guild.add_text_channel("deleted-original")
@@ -171,11 +180,7 @@ async def test_past_the_nonce_window_the_history_is_checked_instead_of_posting_a
     server = world.countdown
     channel = server.guild.add_text_channel("past-window")
     await asyncio.sleep(0.1)
-    _, sid = await subscribe(world, channel, "Late Restart Film", "1d", "2028-06-20")
-    record, first = await _post_then_lose_the_answer(world, channel, sid)
-    # Down for longer than Discord remembers the nonce: both clocks move on.
-    world.dc.advance(world.dc.nonce_window_seconds + 30)
-    await _restart(world, record.due_at + dt.timedelta(seconds=150))
+    sid, first = await _down_past_the_nonce_window(world, channel, "Late Restart Film", "2028-06-20")
     assert posts(world, channel) == [first]  # the same nonce now would have made a second post
     assert len(world.dc.requests_to("POST", f"/channels/{channel.id}/messages")) == 1
     assert world.dc.requests_to("GET", f"/channels/{channel.id}/messages")
@@ -188,10 +193,7 @@ async def test_past_the_nonce_window_without_read_message_history_it_is_uncertai
     channel = server.guild.add_text_channel("no-history", overwrites=[
         {"id": server.guild.bot_role.id, "type": 0, "allow": 0, "deny": Permissions.READ_MESSAGE_HISTORY}])
     await asyncio.sleep(0.1)
-    _, sid = await subscribe(world, channel, "Blind Film", "1d", "2028-07-20")
-    record, first = await _post_then_lose_the_answer(world, channel, sid)
-    world.dc.advance(world.dc.nonce_window_seconds + 30)
-    await _restart(world, record.due_at + dt.timedelta(seconds=150))
+    sid, first = await _down_past_the_nonce_window(world, channel, "Blind Film", "2028-07-20")
     assert posts(world, channel) == [first]
     [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
     assert record.state == "uncertain" and "Read Message History" in record.note

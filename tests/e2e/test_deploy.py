@@ -13,7 +13,7 @@ import pytest
 
 from playground.loopback import LoopbackDiscord
 from playground.session import add_demo_server
-from tests.e2e.test_crash import rows, start, until
+from tests.e2e.test_crash import rows, start, subscribe_in_ten_days, until
 
 
 def make_due(tmp_path, channel_id: int) -> None:
@@ -30,21 +30,11 @@ async def test_two_processes_post_each_countdown_once_and_hand_over(tmp_path):
     async with LoopbackDiscord() as dc:
         server = add_demo_server(dc, "Deploy Fans")
         news, general = server.channels["release-news"], server.general
-        today = dt.datetime.now(dt.UTC).date()
         first = await start(dc, tmp_path, server.guild.id, "first", MARQUEE_LEASE_SECONDS="2")
         await dc.wait_for_commands(server.guild, timeout=60)
         await dc.wait_until_ready(timeout=60)
 
-        async def admin(command, options):
-            r = await dc.run_command(server.guild, general, server.admin, command, options)
-            assert r.error is None, r.error
-            return r
-
-        await admin("catalog add-title", {"title": "Deploy Test"})
-        await admin("catalog set-release", {"title": "deploy-test", "date": (today + dt.timedelta(days=10)).isoformat(),
-                                            "region": "US"})
-        await admin("reminders add", {"title": "deploy-test", "channel": news, "milestones": "3d"})
-        await admin("reminders add", {"title": "deploy-test", "channel": general, "milestones": "3d"})
+        await subscribe_in_ten_days(dc, server, "Deploy Test", [news, general])
 
         second = await start(dc, tmp_path, server.guild.id, "second", MARQUEE_LEASE_SECONDS="2")
         try:
@@ -88,16 +78,10 @@ async def test_a_restart_during_a_discord_outage_waits_for_the_server_then_posts
     async with LoopbackDiscord() as dc:
         server = add_demo_server(dc, "Outage Fans")
         news = server.channels["release-news"]
-        today = dt.datetime.now(dt.UTC).date()
         first = await start(dc, tmp_path, server.guild.id, "first")
         await dc.wait_for_commands(server.guild, timeout=60)
         await dc.wait_until_ready(timeout=60)
-        for command, options in (("catalog add-title", {"title": "Outage Test"}),
-                                 ("catalog set-release", {"title": "outage-test", "region": "US",
-                                                          "date": (today + dt.timedelta(days=10)).isoformat()}),
-                                 ("reminders add", {"title": "outage-test", "channel": news, "milestones": "3d"})):
-            r = await dc.run_command(server.guild, server.general, server.admin, command, options)
-            assert r.error is None, r.error
+        await subscribe_in_ten_days(dc, server, "Outage Test", [news])
         first.send_signal(signal.SIGTERM)
         await asyncio.wait_for(first.wait(), 30)
 
