@@ -163,8 +163,15 @@ class Scheduler:
             await self._sleep_until(next_due)
 
     async def _hold_lease(self) -> bool:
-        """Take or renew the dispatcher lease; only its holder dispatches."""
-        held = await leases.acquire(self.store, leases.DISPATCHER, self.owner, self.clock.now(), self.lease_ttl)
+        """Take or renew the dispatcher lease; only its holder dispatches. A holder that died on this machine
+        (a crash, then a restart) is taken over at once instead of after the lease runs out."""
+        take_from = None
+        if not self.leader:
+            current = await leases.current(self.store, leases.DISPATCHER)
+            if current is not None and current.owner != self.owner and self._died_here(current.owner):
+                take_from = current.owner
+        held = await leases.acquire(self.store, leases.DISPATCHER, self.owner, self.clock.now(), self.lease_ttl,
+                                    take_from=take_from)
         if held and not self.leader:
             log.info("this process now dispatches countdowns (lease %s)", self.owner)
             if self._renewer is None or self._renewer.done():
@@ -173,6 +180,23 @@ class Scheduler:
             log.warning("another process took over countdown dispatch")
         self.leader = held
         return held
+
+    def _died_here(self, owner: str) -> bool:
+        """Whether a lease owner ('host:pid:token') was a process on this machine that is gone."""
+        host, _, rest = owner.partition(":")
+        pid_text = rest.partition(":")[0]
+        if host != socket.gethostname() or not pid_text.isdigit():
+            return False  # another machine: only the lease's expiry can tell
+        pid = int(pid_text)
+        if pid == os.getpid():
+            return True  # an earlier run with our pid (a restarted container): certainly not running
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, someone else's
+        return False
 
     async def _renew(self) -> None:
         """Keep the lease while passes run long (a big wave): renew every third of its lifetime."""

@@ -26,14 +26,16 @@ class Lease:
     expires_at: dt.datetime
 
 
-async def acquire(store: Store, name: str, owner: str, now: dt.datetime, ttl: dt.timedelta) -> bool:
-    """Take the lease (free, expired, or already ours) or renew it. True when `owner` holds it now."""
+async def acquire(store: Store, name: str, owner: str, now: dt.datetime, ttl: dt.timedelta, *,
+                  take_from: str | None = None) -> bool:
+    """Take the lease (free, expired, already ours, or held by `take_from`, a holder known to be dead) or renew
+    it. True when `owner` holds it now."""
     async with store.transaction(catalog=False) as conn:
         cur = await conn.execute(
             "INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
             "owner = excluded.owner, expires_at = excluded.expires_at "
-            "WHERE leases.owner = excluded.owner OR leases.expires_at <= ?",
-            (name, owner, _iso(now + ttl), _iso(now)))
+            "WHERE leases.owner = excluded.owner OR leases.expires_at <= ? OR leases.owner = ?",
+            (name, owner, _iso(now + ttl), _iso(now), take_from))
         return bool(cur.rowcount)
 
 

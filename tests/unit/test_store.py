@@ -86,7 +86,12 @@ async def test_one_dispatcher_lease_per_store(tmp_path):
         assert await leases.acquire(second, leases.DISPATCHER, "b", now + dt.timedelta(seconds=40), ttl)
         assert (await leases.current(first, leases.DISPATCHER)).owner == "b"
         assert not await leases.acquire(first, leases.DISPATCHER, "a", now + dt.timedelta(seconds=41), ttl)
-        await leases.release(second, leases.DISPATCHER, "b")
+        # A holder known to be dead is taken over before its lease runs out.
+        assert await leases.acquire(second, leases.DISPATCHER, "c", now + dt.timedelta(seconds=41), ttl,
+                                    take_from="b")
+        assert not await leases.acquire(first, leases.DISPATCHER, "b", now + dt.timedelta(seconds=41), ttl,
+                                        take_from="a")  # take_from names the holder, not just anyone
+        await leases.release(second, leases.DISPATCHER, "c")
         assert await leases.acquire(first, leases.DISPATCHER, "a", now + dt.timedelta(seconds=42), ttl)
 
 
