@@ -38,6 +38,7 @@ class Title:
     aliases: tuple[str, ...] = ()
     source: str | None = None
     guild_id: int | None = None
+    runtime: int | None = None  # minutes
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from db.store import Store
 
 FORMAT_VERSION = 1
 MAX_PACK_BYTES = 1_000_000
+RUNTIME_MAX = 10_000  # minutes; a whole series' running time fits
 
 JOB_DEPARTMENTS = {
     "director": "directing",
@@ -289,7 +290,7 @@ def normalise(raw: Any, *, shared_franchises: frozenset[str] = frozenset(),
     for i, entry in enumerate(c.array(raw, "titles", "")):
         where = f"titles[{i}]"
         c.unknown(entry, {"slug", "franchise", "name", "kind", "status", "story_order", "synopsis",
-                          "aliases", "source", "releases", "cast", "crew", "watch"}, where)
+                          "aliases", "source", "releases", "cast", "crew", "watch", "runtime"}, where)
         title: dict[str, Any] = {"slug": c.slug(entry, "slug", where)}
         franchise = entry.get("franchise")
         if franchise not in franchise_slugs:
@@ -303,6 +304,12 @@ def normalise(raw: Any, *, shared_franchises: frozenset[str] = frozenset(),
             c.fail(f"{where}.story_order", "expected a number")
             order = None
         _put(title, "story_order", order)
+        runtime = entry.get("runtime")
+        if runtime is not None and (isinstance(runtime, bool) or not isinstance(runtime, int)
+                                    or not 0 < runtime <= RUNTIME_MAX):
+            c.fail(f"{where}.runtime", f"expected minutes, a whole number from 1 to {RUNTIME_MAX}")
+            runtime = None
+        _put(title, "runtime", runtime)
         _put(title, "synopsis", c.text(entry, "synopsis", where, limit=validate.SYNOPSIS_MAX))
         title["aliases"] = c.strings(entry, "aliases", where)
         title["source"] = c.source(entry, where, sources)
@@ -481,12 +488,15 @@ def value_params(value: models.ReleaseValue) -> tuple[Any, ...]:
 
 async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, guild_id: int | None = None,
                     force: bool = False, also: Callable[[Any, ImportReport], Awaitable[None]] | None = None,
-                    ) -> ImportReport:
+                    keep_server_edits: bool = False) -> ImportReport:
     """Load a normalised pack in one transaction. Same or older version: nothing changes.
 
     Rows are keyed by slug, so loading is idempotent; a newer version updates the pack's rows,
     removes the ones it dropped, and never touches another owner's rows. Release ids survive
     updates, and a changed date is appended to the release's history and reported as moved.
+
+    `keep_server_edits` (a server's TMDB import refreshed): rows the server's moderators wrote
+    (source 'server': a date they set, a credit or an offer they added) are left as they are.
     """
     head = pack["pack"]
     report = ImportReport(pack=head["slug"], version=head["version"])
@@ -546,8 +556,10 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
         async def replace_children(table: str, parent: str, parent_id: int, rows: list[tuple[Any, ...]],
                                    columns: str) -> None:
             """The owner's child rows of one parent (aliases, credits, offers) become exactly `rows`."""
-            await conn.execute(f"DELETE FROM {table} WHERE {parent} = ? AND ifnull(guild_id, 0) = ifnull(?, 0)",
-                               (parent_id, owner))
+            has_source = table in ("credits", "watch_offers")
+            kept = " AND ifnull(source, '') <> 'server'" if keep_server_edits and has_source else ""
+            await conn.execute(f"DELETE FROM {table} WHERE {parent} = ? AND ifnull(guild_id, 0) = ifnull(?, 0)"
+                               f"{kept}", (parent_id, owner))
             marks = ", ".join("?" for _ in range(columns.count(",") + 4))
             for position, row in enumerate(rows):
                 await conn.execute(f"INSERT INTO {table} (guild_id, {parent}, {columns}, position) VALUES ({marks})",
@@ -577,7 +589,8 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
             tid = await upsert("titles", title["slug"], {
                 "franchise_id": franchise_ids[title["franchise"]], "name": title["name"], "kind": title["kind"],
                 "status": title["status"], "story_order": title.get("story_order"),
-                "synopsis": title.get("synopsis"), "source": title["source"], "position": pos})
+                "synopsis": title.get("synopsis"), "source": title["source"], "position": pos,
+                "runtime": title.get("runtime")})
             await replace_children("title_aliases", "title_id", tid, [(a,) for a in title["aliases"]], "alias")
             credits = [(person_ids[c["person"]], kind, c.get("character"), c.get("department"), c.get("job"),
                         c.get("billing"), c.get("note"), c["source"])
@@ -588,7 +601,7 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
                        o["source"], o["as_of"].isoformat()) for o in title["watch"]]
             await replace_children("watch_offers", "title_id", tid, offers,
                                    "region, provider, kind, price, currency, note, source, as_of")
-            await _load_releases(conn, title, tid, owner, stamp, recorded_by, report)
+            await _load_releases(conn, title, tid, owner, stamp, recorded_by, report, keep_server_edits)
 
         await drop_missing("titles", [t["slug"] for t in pack["titles"]])
         await drop_missing("people", [p["slug"] for p in pack["people"]])
@@ -599,7 +612,7 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
 
 
 async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int | None, stamp: str,
-                         recorded_by: str, report: ImportReport) -> None:
+                         recorded_by: str, report: ImportReport, keep_server_edits: bool = False) -> None:
     keep: list[int] = []
     for release in title["releases"]:
         wanted = [_value_from_pack(v) for v in release["history"]] + [_value_from_pack(release)]
@@ -608,6 +621,9 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
             "AND medium = ?", (owner, tid, release["region"], release["medium"])) as cur:
             row = await cur.fetchone()
         current = wanted[-1]
+        if row is not None and keep_server_edits and row["source"] == "server":
+            keep.append(int(row["id"]))  # the server's moderators set this date: theirs wins
+            continue
         if row is None:
             cur = await conn.execute(
                 "INSERT INTO releases (guild_id, title_id, region, medium, provider, date, time, timezone, "
@@ -713,6 +729,7 @@ async def _export(store: Store, head: dict[str, Any], sources: dict[str, Any], s
         if row["story_order"] is not None:
             order = row["story_order"]
             title["story_order"] = int(order) if float(order).is_integer() else order
+        _put(title, "runtime", row["runtime"])
         _put(title, "synopsis", row["synopsis"])
         mine = (tid, guild_id)
         title["aliases"] = [r["alias"] for r in await store.fetchall(

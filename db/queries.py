@@ -23,7 +23,8 @@ _TITLE_COLUMNS = (
     "t.id AS t_id, t.guild_id AS t_guild, t.slug AS t_slug, coalesce(o.name, t.name) AS t_name, "
     "coalesce(o.kind, t.kind) AS t_kind, coalesce(o.status, t.status) AS t_status, "
     "coalesce(o.story_order, t.story_order) AS t_story, coalesce(o.synopsis, t.synopsis) AS t_synopsis, "
-    "t.source AS t_source, f.id AS f_id, f.slug AS f_slug, f.name AS f_name, f.guild_id AS f_guild"
+    "t.source AS t_source, t.runtime AS t_runtime, "
+    "f.id AS f_id, f.slug AS f_slug, f.name AS f_name, f.guild_id AS f_guild"
 )
 _FRANCHISE_JOIN = (
     "LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = :guild "
@@ -81,6 +82,7 @@ def _title(row: Any, aliases: tuple[str, ...] = ()) -> models.Title:
         id=row["t_id"], slug=row["t_slug"], name=row["t_name"], kind=row["t_kind"], status=row["t_status"],
         franchise=models.Franchise(row["f_id"], row["f_slug"], row["f_name"], row["f_guild"]),
         story_order=row["t_story"], synopsis=row["t_synopsis"], aliases=aliases, source=row["t_source"],
+        runtime=row["t_runtime"],
         guild_id=row["t_guild"],
     )
 
