@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -20,6 +22,7 @@ from bot.countdown_service import CountdownService
 from bot.readcache import ReadCache
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.tmdb import TMDBService
 from bot.tree import MarqueeTree
 from db import queries
 from db.models import GuildSettings
@@ -84,6 +87,11 @@ class Marquee(commands.Bot):
             send_timeout=min(10.0, settings.nonce_window_seconds / 4))
         self.countdowns = CountdownService(store=store, clock=clock, reads=self.reads,
                                            settings_of=self.guild_settings, scheduler=self.scheduler)
+        self.tmdb: TMDBService | None = None
+        if settings.tmdb_token:
+            self.tmdb = TMDBService(store=store, clock=clock, base_url=settings.tmdb_api_url,
+                                    token=settings.tmdb_token, daily_cap=settings.tmdb_daily_cap)
+        self._tmdb_task: asyncio.Task[None] | None = None
 
     def guild_settings(self, guild_id: int | None) -> GuildSettings:
         """A server's settings, from memory (loaded at start-up, updated by /settings)."""
@@ -114,10 +122,33 @@ class Marquee(commands.Bot):
         # Build the search indexes before the gateway connects: the first autocomplete must not wait.
         await self.catalog.warm()
         self.scheduler.start()  # it waits for the gateway's READY before its first pass
+        if self.tmdb is not None and self.settings.tmdb_refresh_minutes > 0:
+            self._tmdb_task = asyncio.create_task(self._refresh_from_tmdb(), name="marquee-tmdb-refresh")
 
     async def close(self) -> None:
+        if self._tmdb_task is not None:
+            self._tmdb_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._tmdb_task
         await self.scheduler.stop()
         await super().close()
+
+    async def _refresh_from_tmdb(self) -> None:
+        """Every MARQUEE_TMDB_REFRESH_MINUTES: rebuild the TMDB imports; moved dates reach the dispatcher."""
+        assert self.tmdb is not None
+        interval = self.settings.tmdb_refresh_minutes * 60
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                outcome = await self.tmdb.refresh()
+            except Exception:
+                log.exception("the TMDB refresh failed; trying again in %.0f minutes", interval / 60)
+                continue
+            if outcome.done or outcome.failed:
+                log.info("refreshed %d TMDB imports (%d failed), %d release dates moved", len(outcome.done),
+                         len(outcome.failed), len(outcome.moved))
+            if outcome.moved:
+                self.countdowns.dates_changed()
 
     def command_payload(self) -> list[dict]:
         return sorted((c.to_dict(self.tree) for c in self.tree.get_commands()), key=lambda c: c["name"])

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bot import settings as settings_module
 from bot.settings import Settings, SettingsError
@@ -19,15 +20,17 @@ log = logging.getLogger("marquee")
 class RedactingFilter(logging.Filter):
     """Belt and braces: the token never reaches a log line, whatever logs it."""
 
-    def __init__(self, secret: str | None) -> None:
+    def __init__(self, *secrets: str | None) -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets = tuple(s for s in secrets if s)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secret:
+        if self.secrets:
             message = record.getMessage()
-            if self.secret in message:
-                record.msg = message.replace(self.secret, "[redacted token]")
+            if any(secret in message for secret in self.secrets):
+                for secret in self.secrets:
+                    message = message.replace(secret, "[redacted token]")
+                record.msg = message
                 record.args = ()
         return True
 
@@ -35,7 +38,7 @@ class RedactingFilter(logging.Filter):
 def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"))
-    handler.addFilter(RedactingFilter(settings.token))
+    handler.addFilter(RedactingFilter(*settings.secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level_number)
@@ -65,10 +68,33 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--pack", help="the pack slug (needed when several are loaded)")
     exp.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     exp.add_argument("--format", choices=("toml", "json"), default="toml")
+    search = dbsub.add_parser("search-tmdb", help="find collections, films and series at TMDB (their ids)")
+    search.add_argument("query", nargs="+")
+    tmdb = dbsub.add_parser("import-tmdb", help="build global data from a TMDB collection, film or series")
+    what = tmdb.add_mutually_exclusive_group(required=True)
+    for kind in ("collection", "movie", "tv"):
+        what.add_argument(f"--{kind}", type=_tmdb_id, metavar="ID", help=f"a TMDB {kind} id (see search-tmdb)")
+    tmdb.add_argument("--franchise", type=_slug, metavar="SLUG",
+                      help="the franchise the titles go into (default: from the collection's or title's name)")
+    dbsub.add_parser("refresh-tmdb", help="rebuild every TMDB import from TMDB now (moved dates announced)")
     play = sub.add_parser("playground", help="try the bot on a local Discord-compatible server, no token needed")
     play.add_argument("--database", type=Path, help="use this SQLite file instead of a temporary one")
     play.add_argument("--script", help="run commands from FILE ('-' for standard input) and print the transcript")
     return parser
+
+
+def _tmdb_id(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 2**31:
+        raise argparse.ArgumentTypeError(f"expected a TMDB id (a number, see `marquee db search-tmdb`), not {text!r}")
+    return int(text)
+
+
+def _slug(text: str) -> str:
+    from db import validate
+
+    if not validate.SLUG.match(text) or len(text) > validate.SLUG_MAX:
+        raise argparse.ArgumentTypeError(f"expected a slug (lowercase letters, digits and '-'), not {text!r}")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +175,11 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
     from db import packs
 
     action = args.db_command
+    if action.endswith("-tmdb"):
+        settings.require_tmdb_token()
     async with Store.open(settings.database, migrate=action != "check") as store:
+        if action.endswith("-tmdb"):
+            return await _tmdb(settings, store, args)
         if action == "migrate":
             start, end = await store.migrate()
             print(f"{settings.database}: schema version {end}" + (f" (was {start})" if start != end else ""))
@@ -203,3 +233,50 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
                 sys.stdout.write(text)
             return 0
     return 2
+
+
+async def _tmdb(settings: Settings, store: Store, args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from bot.tmdb import Source, TMDBAuthError, TMDBError, TMDBService
+
+    service = TMDBService(store=store, clock=SystemClock(), base_url=settings.tmdb_api_url,
+                          token=settings.require_tmdb_token())
+    try:
+        if args.db_command == "search-tmdb":
+            hits = await service.search(" ".join(args.query))
+            for hit in hits:
+                print(f"{hit.kind:<10} {hit.tmdb_id:<9} {hit.label}")
+            if not hits:
+                print("nothing found at TMDB")
+            else:
+                print("import one with: marquee db import-tmdb --collection ID | --movie ID | --tv ID")
+            return 0
+        if args.db_command == "import-tmdb":
+            kind = next(k for k in ("collection", "movie", "tv") if getattr(args, k))
+            await _prepare_store(store)  # the shipped packs first: their franchises can be shared
+            result = await service.import_source(Source(kind, getattr(args, kind)), franchise=args.franchise)
+            counts = result.report.counts
+            print(f"imported {result.source} ({result.name}) as global data in franchise {result.franchise}: "
+                  f"{result.titles} titles, {counts.get('people_added', 0)} people added, "
+                  f"{counts.get('people_updated', 0)} updated")
+            _print_moves(result.moved)
+            return 0
+        outcome = await service.refresh()
+        print(f"refreshed {len(outcome.done)} TMDB imports" + (f", {len(outcome.failed)} failed" if outcome.failed
+                                                              else ""))
+        for link, error in outcome.failed:
+            print(f"  failed: {link.pack_name}: {error}", file=sys.stderr)
+        _print_moves(outcome.moved)
+        return 1 if outcome.failed and not outcome.done else 0
+    except TMDBAuthError as exc:
+        print(f"marquee: {exc}", file=sys.stderr)
+        return 2
+    except TMDBError as exc:
+        print(f"marquee: {exc} (nothing changed)", file=sys.stderr)
+        return 1
+
+
+def _print_moves(moves: Sequence[Any]) -> None:
+    for moved in moves:
+        print(f"  release moved: {moved.title_slug} {moved.region} {moved.medium}: "
+              f"{moved.old.date or 'TBA'} -> {moved.new.date or 'TBA'}")

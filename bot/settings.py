@@ -17,6 +17,11 @@ from dotenv import load_dotenv
 DEFAULT_DATABASE = "./marquee.sqlite3"
 DISCORD_API_BASE_URL = "https://discord.com/api/v10"
 DISCORD_GATEWAY_URL = "wss://gateway.discord.gg/"
+TMDB_API_URL = "https://api.themoviedb.org/3"
+TMDB_HELP = (
+    "MARQUEE_TMDB_TOKEN is not set: create a free TMDB account, open https://www.themoviedb.org/settings/api, "
+    "and copy the \"API Read Access Token\" into .env as MARQUEE_TMDB_TOKEN=..."
+)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOGIN_HELP = (
     "DISCORD_TOKEN is not set: create an application at https://discord.com/developers/applications, "
@@ -40,6 +45,11 @@ class Settings:
     # Advanced: Discord's nonce memory the bot relies on, and the dispatcher lease (tests shorten both).
     nonce_window_seconds: float = 90.0
     lease_seconds: float = 30.0
+    # TMDB as a data source: off without a token. The refresh interval 0 turns the refresh off.
+    tmdb_token: str | None = field(default=None, repr=False)
+    tmdb_api_url: str = TMDB_API_URL
+    tmdb_refresh_minutes: float = 720.0
+    tmdb_daily_cap: int = 500  # TMDB requests one server's admins may cause per UTC day
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,23 +74,25 @@ class Settings:
             raise SettingsError(f"MARQUEE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level[:40]!r}")
         urls = {}
         for name, default, schemes in (("DISCORD_API_BASE_URL", DISCORD_API_BASE_URL, ("http://", "https://")),
+                                       ("MARQUEE_TMDB_API_URL", TMDB_API_URL, ("http://", "https://")),
                                        ("DISCORD_GATEWAY_URL", DISCORD_GATEWAY_URL, ("ws://", "wss://"))):
             value = get(name) or default
             if not value.startswith(schemes):
                 raise SettingsError(f"{name} must start with {' or '.join(schemes)}, not {value[:60]!r}")
-            urls[name] = value.rstrip("/") if name == "DISCORD_API_BASE_URL" else value
+            urls[name] = value if name == "DISCORD_GATEWAY_URL" else value.rstrip("/")
         numbers = {}
         for name, default, low, high in (("MARQUEE_NONCE_WINDOW_SECONDS", 90.0, 1.0, 120.0),
                                          ("MARQUEE_LEASE_SECONDS", 30.0, 1.0, 600.0)):
-            raw = get(name)
-            try:
-                value = float(raw) if raw is not None else default
-            except ValueError:
-                value = float("nan")
-            if not low <= value <= high:
-                raise SettingsError(f"{name} must be a number of seconds from {low:g} to {high:g}, "
-                                    f"not {(raw or '')[:40]!r}")
-            numbers[name] = value
+            numbers[name] = _number(get(name), name, default, low, high, "a number of seconds")
+        refresh = _number(get("MARQUEE_TMDB_REFRESH_MINUTES"), "MARQUEE_TMDB_REFRESH_MINUTES", 720.0, 0.0,
+                          10_080.0, "a number of minutes (0 turns the refresh off)")
+        cap = _number(get("MARQUEE_TMDB_DAILY_CAP"), "MARQUEE_TMDB_DAILY_CAP", 500, 1, 100_000,
+                      "a whole number of requests")
+        tmdb_token = get("MARQUEE_TMDB_TOKEN")
+        if tmdb_token is not None and (any(ch.isspace() for ch in tmdb_token)
+                                       or tmdb_token.lower().startswith("bearer")):
+            raise SettingsError("MARQUEE_TMDB_TOKEN must be the bare API Read Access Token (no 'Bearer ' prefix, "
+                                "no spaces): https://www.themoviedb.org/settings/api")
         token = get("DISCORD_TOKEN")
         if token is not None and (any(ch.isspace() for ch in token) or token.lower().startswith("bot ")):
             raise SettingsError("DISCORD_TOKEN must be the bare token (no 'Bot ' prefix, no spaces)")
@@ -93,6 +105,10 @@ class Settings:
             log_level=level,
             nonce_window_seconds=numbers["MARQUEE_NONCE_WINDOW_SECONDS"],
             lease_seconds=numbers["MARQUEE_LEASE_SECONDS"],
+            tmdb_token=tmdb_token,
+            tmdb_api_url=urls["MARQUEE_TMDB_API_URL"],
+            tmdb_refresh_minutes=refresh,
+            tmdb_daily_cap=int(cap),
         )
 
     def require_token(self) -> str:
@@ -100,9 +116,29 @@ class Settings:
             raise SettingsError(LOGIN_HELP)
         return self.token
 
+    def require_tmdb_token(self) -> str:
+        if not self.tmdb_token:
+            raise SettingsError(TMDB_HELP)
+        return self.tmdb_token
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never reach a log line."""
+        return tuple(s for s in (self.token, self.tmdb_token) if s)
+
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def _number(raw: str | None, name: str, default: float, low: float, high: float, what: str) -> float:
+    try:
+        value = float(raw) if raw is not None else default
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be {what} from {low:g} to {high:g}, not {(raw or '')[:40]!r}")
+    return value
 
 
 def load(env_file: str | Path = ".env") -> Settings:

@@ -7,6 +7,7 @@ choices, names are at most 100 characters and values are stable slugs.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -228,7 +229,39 @@ class PersonOrNewTransformer(PersonTransformer):
         return checked_text(value, "person's name", validate.NAME_MAX) or ""
 
 
+class TMDBSourceTransformer(app_commands.Transformer):
+    """A TMDB collection, film or series: a suggestion's value (`collection:726871`) or an id typed as such."""
+
+    PATTERN = re.compile(r"^\s*(collection|movie|tv)\s*[:/ ]\s*(\d{1,10})\s*$", re.IGNORECASE)
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> Any:
+        from bot.tmdb import Source
+
+        match = self.PATTERN.match(value[:QUERY_MAX])
+        if match is None:
+            raise UserError("Pick one of the suggestions, or give a TMDB id like `collection:726871`, "
+                            "`movie:438631` or `tv:90228`.")
+        return Source(match.group(1).lower(), int(match.group(2)))
+
+    async def autocomplete(self, interaction: discord.Interaction, value: str,  # type: ignore[override]
+                           ) -> list[app_commands.Choice[str]]:
+        from bot.tmdb import TMDBError
+
+        bot = _bot(interaction)
+        value = value.strip()[:QUERY_MAX]
+        if bot.tmdb is None or len(value) < 2 or self.PATTERN.match(value):
+            return []
+        try:
+            hits = await bot.tmdb.search(value, guild_id=interaction.guild_id, limit=CHOICES_MAX)
+        except TMDBError:
+            return []  # the command itself says what went wrong
+        kinds = {"collection": "Collection", "movie": "Film", "tv": "Series"}
+        return [app_commands.Choice(name=choice_name(f"{kinds[h.kind]} · {h.label}"), value=f"{h.kind}:{h.tmdb_id}")
+                for h in hits[:CHOICES_MAX]]
+
+
 TimeZoneOption = app_commands.Transform[str, TimeZoneTransformer]
+TMDBSourceOption = app_commands.Transform[Any, TMDBSourceTransformer]
 DateOption = app_commands.Transform[dt.date, DateTransformer]
 TimeOption = app_commands.Transform[dt.time, TimeTransformer]
 FranchiseOrNewOption = app_commands.Transform[models.Franchise | str, FranchiseOrNewTransformer]

@@ -7,6 +7,7 @@ audit row), answers are short ephemeral confirmations.
 from __future__ import annotations
 
 import io
+import logging
 from typing import Literal
 
 import discord
@@ -27,11 +28,14 @@ from bot.transformers import (
     TimeZoneOption,
     TitleOption,
     TitleTransformer,
+    TMDBSourceOption,
     checked_list,
     checked_text,
 )
 from db import countdowns, edits, packs, queries, validate
 from db.models import Person
+
+log = logging.getLogger(__name__)
 
 MANAGE_SERVER = discord.Permissions(manage_guild=True)
 IMPORT_MAX_BYTES = packs.MAX_PACK_BYTES
@@ -271,6 +275,31 @@ class Admin(commands.Cog):
         counts = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in sorted(report.counts.items())) or "no changes"
         moved = f" {len(report.moved)} release date(s) moved." if report.moved else ""
         await self.done(interaction, f"Imported **{render.safe(pack['pack']['name'])}**: {counts}.{moved}")
+
+    @catalog.command(name="import-tmdb", description="Bring in a franchise from TMDB as this server's own, kept fresh")
+    @app_commands.describe(query="A collection, film or series (pick a suggestion), or an id like collection:726871")
+    async def import_tmdb(self, interaction: discord.Interaction, query: TMDBSourceOption) -> None:
+        from bot.tmdb import ATTRIBUTION, TMDBAuthError, TMDBError
+
+        if self.bot.tmdb is None:
+            raise UserError("TMDB is not set up on this bot: its operator needs a TMDB API Read Access Token "
+                            "(MARQUEE_TMDB_TOKEN). Until then, /catalog import loads a data pack.")
+        assert interaction.guild_id is not None
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            result = await self.bot.tmdb.import_source(query, guild_id=interaction.guild_id,
+                                                       actor=f"user:{interaction.user.id}")
+        except TMDBAuthError:
+            log.error("TMDB refused MARQUEE_TMDB_TOKEN (a /catalog import-tmdb in guild %s)", interaction.guild_id)
+            raise UserError("TMDB refused this bot's token; nothing was imported. The operator has been told "
+                            "(in the bot's log).") from None
+        except TMDBError as exc:
+            raise UserError(f"Nothing was imported: {exc}") from None
+        self.bot.countdowns.dates_changed()
+        moved = f" {len(result.moved)} release date(s) moved." if result.moved else ""
+        await self.done(interaction, f"Imported **{render.safe(result.name)}** from TMDB into this server: "
+                        f"{result.titles} title(s).{moved} It stays fresh from TMDB; your corrections with "
+                        f"/catalog win over it.\n-# {ATTRIBUTION}")
 
     @catalog.command(name="export", description="This server's own titles as a data pack file")
     async def export_pack(self, interaction: discord.Interaction) -> None:

@@ -8,6 +8,7 @@ from discord.ext import commands
 
 from bot import render
 from bot.app import Marquee
+from bot.tmdb import ATTRIBUTION
 
 EXAMPLES = {
     "release": "/release title:Ballerina",
@@ -50,7 +51,9 @@ class Help(commands.Cog):
         pages = render.paginate(
             "Marquee — release dates, cast, crew and countdowns",
             description="Type a command and pick a title from the suggestions; nicknames and typos work "
-                        "(`jw4`, `parabellum`, `balerina`).",
+                        "(`jw4`, `parabellum`, `balerina`).\n\n"
+                        f"Data: hand-checked data packs, and TMDB where this bot's operator or a server's admins "
+                        f"imported from it. {ATTRIBUTION} Where-to-watch data from TMDB comes from JustWatch.",
             sections=sections)
         await interaction.response.send_message(embeds=pages[:10], ephemeral=True)
 

@@ -70,6 +70,11 @@ class Editor:
         async with conn.execute(sql, params) as cur:
             return await cur.fetchone()
 
+    async def _from_tmdb(self, conn: Any, title_id: int) -> bool:
+        """Is this title part of a TMDB import (which the refresh rebuilds)?"""
+        return await self._one(conn, "SELECT 1 FROM titles t JOIN tmdb_links l ON l.pack_id = t.pack_id "
+                               "WHERE t.id = ?", (title_id,)) is not None
+
     # -- settings -------------------------------------------------------------------------------------
 
     async def set_settings(self, **changes: Any) -> models.GuildSettings:
@@ -139,6 +144,9 @@ class Editor:
             raise EditError(f"cannot edit {', '.join(sorted(set(changes) - fields))}")
         changed: list[str] = []
         async with self._edit() as conn:
+            # The server's own rows change in place, except a TMDB import's: the refresh rewrites those,
+            # so the server's correction is an override that the refresh never touches.
+            in_place = title.guild_id == self.guild_id and not await self._from_tmdb(conn, title.id)
             for field, value in changes.items():
                 if value is None:
                     continue
@@ -164,7 +172,7 @@ class Editor:
                     old, value = title.franchise.name, value.name if isinstance(value, models.Franchise) else value
                 if old == value:
                     continue
-                if title.guild_id == self.guild_id:
+                if in_place:
                     await conn.execute(f"UPDATE titles SET {column} = ? WHERE id = ?", (stored, title.id))
                 else:
                     await conn.execute(
@@ -178,7 +186,7 @@ class Editor:
     async def remove_title(self, title: models.Title) -> str:
         """A server's own title is deleted; a global one is hidden in this server only."""
         async with self._edit() as conn:
-            if title.guild_id == self.guild_id:
+            if title.guild_id == self.guild_id and not await self._from_tmdb(conn, title.id):
                 await conn.execute("DELETE FROM titles WHERE id = ? AND guild_id = ?", (title.id, self.guild_id))
                 outcome = "deleted"
             else:
