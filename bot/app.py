@@ -22,7 +22,7 @@ from bot.countdown_service import CountdownService
 from bot.readcache import ReadCache
 from bot.scheduler import Scheduler
 from bot.settings import Settings
-from bot.tmdb import TMDBService
+from bot.tmdb import RefreshResult, TMDBService
 from bot.tree import MarqueeTree
 from db import queries
 from db.models import GuildSettings
@@ -133,22 +133,27 @@ class Marquee(commands.Bot):
         await self.scheduler.stop()
         await super().close()
 
-    async def _refresh_from_tmdb(self) -> None:
-        """Every MARQUEE_TMDB_REFRESH_MINUTES: rebuild the TMDB imports; moved dates reach the dispatcher."""
+    async def refresh_tmdb(self) -> RefreshResult:
+        """Rebuild every TMDB import from TMDB now. A moved date is recorded like any other move, and the
+        dispatcher posts it once (and DMs the members who asked for a reminder)."""
         assert self.tmdb is not None
+        outcome = await self.tmdb.refresh()
+        if outcome.done or outcome.failed:
+            log.info("refreshed %d TMDB imports (%d failed), %d release dates moved", len(outcome.done),
+                     len(outcome.failed), len(outcome.moved))
+        if outcome.moved:
+            self.countdowns.dates_changed()
+        return outcome
+
+    async def _refresh_from_tmdb(self) -> None:
+        """Every MARQUEE_TMDB_REFRESH_MINUTES, for as long as the bot runs."""
         interval = self.settings.tmdb_refresh_minutes * 60
         while True:
             await asyncio.sleep(interval)
             try:
-                outcome = await self.tmdb.refresh()
+                await self.refresh_tmdb()
             except Exception:
-                log.exception("the TMDB refresh failed; trying again in %.0f minutes", interval / 60)
-                continue
-            if outcome.done or outcome.failed:
-                log.info("refreshed %d TMDB imports (%d failed), %d release dates moved", len(outcome.done),
-                         len(outcome.failed), len(outcome.moved))
-            if outcome.moved:
-                self.countdowns.dates_changed()
+                log.exception("the TMDB refresh failed; trying again in %.1f minutes", interval / 60)
 
     def command_payload(self) -> list[dict]:
         return sorted((c.to_dict(self.tree) for c in self.tree.get_commands()), key=lambda c: c["name"])

@@ -41,6 +41,8 @@ STATUS_LABEL = {"announced": "Announced", "filming": "Filming", "post-production
 MEDIUM_LABEL = {"theatrical": "Theatrical", "streaming": "Streaming", "digital": "Digital",
                 "physical": "Physical", "tv": "TV"}
 OFFER_LABEL = {"stream": "Stream", "rent": "Rent", "buy": "Buy"}
+TMDB_SOURCE_PREFIX = "tmdb"  # the source keys of TMDB imports: tmdb-movie-<id>, tmdb-tv-<id>
+JUSTWATCH_CREDIT = "Where-to-watch data from JustWatch, via TMDB"
 
 
 def safe(text: str | None, limit: int = 1000) -> str:
@@ -195,7 +197,7 @@ def sources_footer(sources: Iterable[str | None], names: dict[str, str]) -> str:
 
 
 def title_heading(title: models.Title, year: int | None = None) -> str:
-    return f"{validate.clean_text(title.name)}" + (f" ({year})" if year else "")
+    return safe(title.name, 200) + (f" ({year})" if year else "")  # embed titles render markdown too
 
 
 def release_pages(title: models.Title, releases: Sequence[models.Release], now: dt.datetime, tz: dt.tzinfo,
@@ -241,6 +243,8 @@ def info_pages(title: models.Title, releases: Sequence[models.Release], credits:
         lines.append(f"{label}: {release_line(release, now, tz)}")
     else:
         lines.append("Release: **TBA**")
+    if title.runtime:
+        lines.append(f"Runtime {runtime_text(title.runtime)}")
     placed = [t for t in story if t.story_order is not None]
     if title.story_order is not None and title in placed:
         i = placed.index(title)
@@ -262,6 +266,13 @@ def info_pages(title: models.Title, releases: Sequence[models.Release], credits:
     description = (safe(title.synopsis, 1000) + "\n\n" if title.synopsis else "") + "\n".join(lines)
     return paginate(title_heading(title), description=description,
                     footer=sources_footer([title.source], source_names))
+
+
+def runtime_text(minutes: int) -> str:
+    """'2 h 5 min', '1 h', '45 min'."""
+    hours, rest = divmod(minutes, 60)
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{rest} min" if rest or not hours else "")
+                    if part)
 
 
 def _count(n: int, noun: str) -> str:
@@ -353,6 +364,8 @@ def watch_pages(title: models.Title, offers: Sequence[models.WatchOffer], releas
     oldest = min(o.as_of for o in offers)
     footer = (f"Offers change: the oldest was checked on {day(oldest)} · "
               + sources_footer([o.source for o in offers], source_names))
+    if any((o.source or "").startswith(TMDB_SOURCE_PREFIX) for o in offers):
+        footer += " · " + JUSTWATCH_CREDIT  # TMDB's terms: where-to-watch data is JustWatch's
     return paginate(heading, sections=built, footer=footer)
 
 

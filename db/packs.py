@@ -577,8 +577,9 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
             await replace_children("person_aliases", "person_id", pid, [(a,) for a in person["aliases"]], "alias")
 
         async def shared_id(table: str, slug: str, known: dict[str, int]) -> int:
-            if slug not in known:  # a server's pack may point at a global franchise or person
-                row = await one(f"SELECT id FROM {table} WHERE guild_id IS NULL AND slug = ?", (slug,))
+            if slug not in known:  # a pack may point at a global franchise or person, or one its owner has
+                row = await one(f"SELECT id FROM {table} WHERE ifnull(guild_id, 0) IN (0, ifnull(?, 0)) "
+                                "AND slug = ? ORDER BY guild_id IS NULL LIMIT 1", (owner, slug))
                 known[slug] = int(row["id"])
             return known[slug]
 

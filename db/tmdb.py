@@ -78,8 +78,16 @@ async def title_owners(store: Store, guild_id: int | None, slugs: list[str]) -> 
     return out
 
 
-async def global_franchise_slugs(store: Store) -> frozenset[str]:
-    return frozenset(r["slug"] for r in await store.fetchall("SELECT slug FROM franchises WHERE guild_id IS NULL"))
+async def held_elsewhere(store: Store, table: str, guild_id: int | None, pack_slug: str) -> frozenset[str]:
+    """Slugs of franchises or people this owner can see (global, or its own) that another pack (or nobody's
+    pack) holds: an import refers to them instead of defining them again, so two imports that share an actor
+    share one person, and no import deletes what another still uses."""
+    assert table in ("franchises", "people")
+    rows = await store.fetchall(
+        f"SELECT x.slug FROM {table} x LEFT JOIN packs p ON p.id = x.pack_id "
+        "WHERE ifnull(x.guild_id, 0) IN (0, ifnull(?, 0)) AND (p.id IS NULL OR NOT "
+        "(ifnull(p.guild_id, 0) = ifnull(?, 0) AND p.slug = ?))", (guild_id, guild_id, pack_slug))
+    return frozenset(r["slug"] for r in rows)
 
 
 async def spend(store: Store, guild_id: int, today: dt.date, cap: int) -> int | None:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bot.app import EXTENSIONS, Marquee, configure_endpoints
 from bot.clock import Clock, ManualClock
@@ -57,10 +58,12 @@ def add_demo_server(dc: LoopbackDiscord, name: str = "Wick Fans") -> DemoServer:
 @contextlib.asynccontextmanager
 async def running_bot(dc: LoopbackDiscord, *, database: str | Path, clock: Clock | None = None,
                       guilds: tuple[Guild, ...] = (), extensions: tuple[str, ...] = EXTENSIONS,
-                      before_start: object = None) -> AsyncIterator[Marquee]:
-    """Start the real bot against the loopback (commands synced to `guilds`), stop it on exit."""
+                      before_start: object = None, **overrides: Any) -> AsyncIterator[Marquee]:
+    """Start the real bot against the loopback (commands synced to `guilds`), stop it on exit.
+
+    `overrides`: more Settings fields, e.g. tmdb_token= and tmdb_api_url= for the loopback TMDB."""
     settings = Settings(token=dc.token, database=str(database), dev_guilds=tuple(g.id for g in guilds),
-                        api_base_url=dc.base_url, gateway_url=dc.gateway_url, log_level="WARNING")
+                        api_base_url=dc.base_url, gateway_url=dc.gateway_url, log_level="WARNING", **overrides)
     restore_endpoints = configure_endpoints(settings)
     clock = clock or ManualClock(dt.datetime.now(dt.UTC))
     async with contextlib.AsyncExitStack() as stack:

@@ -107,8 +107,11 @@ def franchise_of(bundle: Bundle, slug: str | None = None) -> dict[str, str]:
 
 
 def build_pack(bundle: Bundle, *, today: dt.date, franchise: dict[str, str], define_franchise: bool = True,
-               shared_franchises: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The pack for this bundle, validated by db/packs.normalise (raises PackError if TMDB sent nonsense)."""
+               shared_franchises: frozenset[str] = frozenset(), shared_people: frozenset[str] = frozenset(),
+               ) -> dict[str, Any]:
+    """The pack for this bundle, validated by db/packs.normalise (raises PackError if TMDB sent nonsense).
+
+    People in `shared_people` (already in the catalog through another pack) are referred to, not defined."""
     builder = _Builder(today, franchise["slug"])
     for movie in bundle.movies:
         builder.movie(movie)
@@ -119,10 +122,11 @@ def build_pack(bundle: Bundle, *, today: dt.date, franchise: dict[str, str], def
                  "format": packs.FORMAT_VERSION},
         "sources": builder.sources,
         "franchises": [franchise] if define_franchise else [],
-        "people": list(builder.people.values()),
+        "people": [p for p in builder.people.values() if p["slug"] not in shared_people],
         "titles": builder.titles,
     }
-    return packs.normalise(raw, shared_franchises=shared_franchises | {franchise["slug"]})
+    return packs.normalise(raw, shared_franchises=shared_franchises | {franchise["slug"]},
+                           shared_people=shared_people)
 
 
 class _Builder:

@@ -160,11 +160,12 @@ class TMDBService:
     async def _load(self, bundle: Bundle, *, guild_id: int | None, franchise: str | None, actor: str,
                     refresh: bool) -> ImportResult:
         now = self.clock.now()
-        shared = await links_db.global_franchise_slugs(self.store)
+        slug = bundle.source.pack_slug
+        shared = await links_db.held_elsewhere(self.store, "franchises", guild_id, slug)
+        people = await links_db.held_elsewhere(self.store, "people", guild_id, slug)
         chosen = franchise_of(bundle, franchise)
-        define = chosen["slug"] not in shared
-        pack = build_pack(bundle, today=now.date(), franchise=chosen, define_franchise=define,
-                          shared_franchises=shared)
+        pack = build_pack(bundle, today=now.date(), franchise=chosen, define_franchise=chosen["slug"] not in shared,
+                          shared_franchises=shared, shared_people=people)
         if not pack["titles"]:
             raise TMDBError(f"{bundle.source} has no film or series Marquee can import")
         owners = await links_db.title_owners(self.store, guild_id, [t["slug"] for t in pack["titles"]])
