@@ -3,6 +3,7 @@ franchise in with /catalog import-tmdb; members ask about it; a date that moves 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
@@ -212,3 +213,41 @@ async def test_tmdb_text_is_as_untrusted_as_a_members(tw):
         assert len(embed.get("description", "")) <= 4096
     r = await tw.run("info", {"title": "free nitro"})
     assert "\\*\\*Free Nitro\\*\\*" in r.message.embeds[0]["title"]  # markdown shown as typed, not bold
+
+
+async def test_a_global_import_moves_for_every_server_except_one_that_corrected_it(tw):
+    """The operator's import is global; a server that set its own date keeps it, and gets no "moved" post."""
+    from bot.tmdb import Source
+
+    tw.tmdb.set_air_date(90228, season=2, date="2027-01-10")  # announced by the time of the import
+    await tw.bot.tmdb.import_source(Source("tv", 90228))  # as `marquee db import-tmdb --tv 90228` would
+    season = "Dune: Prophecy – Season 2"
+    for _ in range(100):  # the global search index is rebuilt in the background after a catalog change
+        if any(h.entry.name == season for h in await tw.bot.catalog.search_titles(None, season)):
+            break
+        await asyncio.sleep(0.02)
+    for server in (tw.fans, tw.elsewhere):
+        r = await tw.admin("reminders add", {"title": season, "channel": server.general,
+                                             "milestones": "1d"}, server=server)
+        assert "will count down" in r.message.text, r.message.text
+    r = await tw.admin("catalog set-release", {"title": season, "date": "2027-02-01", "region": "US",
+                                               "medium": "tv"})
+    assert r.error is None and "Moved" in r.message.text, r.message.text
+    tw.tmdb.set_air_date(90228, season=2, date="2027-03-01")
+    before = tw.bot.scheduler.passes
+    outcome = await tw.bot.refresh_tmdb()
+    assert ("tmdb-tv-90228-s2", dt.date(2027, 1, 10), dt.date(2027, 3, 1)) in [
+        (m.title_slug, m.old.date, m.new.date) for m in outcome.moved]
+    await settle(tw, before)
+
+    def moved(server):
+        return [m for m in tw.dc.messages(server.general, include_interactions=False)
+                if "has moved" in m.content]
+
+    assert len(moved(tw.elsewhere)) == 1 and "**March 1, 2027**" in moved(tw.elsewhere)[0].content
+    fans_moves = moved(tw.fans)
+    assert len(fans_moves) == 1 and "**February 1, 2027**" in fans_moves[0].content  # its own move only
+    r = await tw.run("release", {"title": season, "region": "US"})
+    assert day("2027-02-01") in r.message.text and day("2027-03-01") not in r.message.text
+    r = await tw.run("release", {"title": season, "region": "US"}, server=tw.elsewhere)
+    assert day("2027-03-01") in r.message.text
