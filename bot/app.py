@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.tmdb import RefreshResult, TMDBService
 from bot.tree import MarqueeTree
 from db import queries
+from db import tmdb as tmdb_links
 from db.models import GuildSettings
 from db.store import Store
 
@@ -146,10 +147,14 @@ class Marquee(commands.Bot):
         return outcome
 
     async def _refresh_from_tmdb(self) -> None:
-        """Every MARQUEE_TMDB_REFRESH_MINUTES, for as long as the bot runs."""
+        """Every MARQUEE_TMDB_REFRESH_MINUTES, for as long as the bot runs. The first one comes when the
+        oldest import is due, so a bot restarted more often than the interval still refreshes."""
         interval = self.settings.tmdb_refresh_minutes * 60
+        oldest = await tmdb_links.oldest_refresh(self.store)
+        wait = interval if oldest is None else (oldest - self.clock.now()).total_seconds() + interval
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(min(max(wait, 1.0), interval))
+            wait = interval
             try:
                 await self.refresh_tmdb()
             except Exception:

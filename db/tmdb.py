@@ -60,6 +60,12 @@ async def save_link(conn: Any, *, pack_slug: str, guild_id: int | None, kind: st
              pack_slug))
 
 
+async def oldest_refresh(store: Store) -> dt.datetime | None:
+    """When the least recently refreshed TMDB import was last rebuilt (None: there are none)."""
+    row = await store.fetchone("SELECT min(refreshed_at) AS at FROM tmdb_links")
+    return dt.datetime.fromisoformat(row["at"]) if row and row["at"] else None
+
+
 async def mark_failed(store: Store, pack_id: int, error: str) -> None:
     async with store.transaction(catalog=False) as conn:
         await conn.execute("UPDATE tmdb_links SET last_error = ? WHERE pack_id = ?", (error[:300], pack_id))
