@@ -614,6 +614,7 @@ async def load_pack(store: Store, pack: dict[str, Any], *, now: dt.datetime, gui
 
 async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int | None, stamp: str,
                          recorded_by: str, report: ImportReport, keep_server_edits: bool = False) -> None:
+    """The title's releases become the pack's, and each release's history is merged (see _merge_history)."""
     keep: list[int] = []
     for release in title["releases"]:
         wanted = [_value_from_pack(v) for v in release["history"]] + [_value_from_pack(release)]
@@ -632,34 +633,128 @@ async def _load_releases(conn: Any, title: dict[str, Any], tid: int, owner: int 
                 (owner, tid, release["region"], release["medium"], release.get("provider"),
                  *value_params(current)))
             release_id = int(cur.lastrowid)
-            stored: list[models.ReleaseValue] = []
+            stored: list[_HistoryRow] = []
         else:
             release_id = int(row["id"])
             async with conn.execute("SELECT * FROM release_history WHERE release_id = ? ORDER BY id",
                                     (release_id,)) as cur:
-                stored = [value_from_row(r) for r in await cur.fetchall()]
+                stored = [_HistoryRow(value_from_row(r), r["recorded_at"], r["recorded_by"], int(r["id"]))
+                          for r in await cur.fetchall()]
             old = value_from_row(row)
             await conn.execute(
                 "UPDATE releases SET provider = ?, date = ?, time = ?, timezone = ?, precision = ?, status = ?, "
                 "note = ?, source = ?, as_of = ? WHERE id = ?",
                 (release.get("provider"), *value_params(current), release_id))
-            if moved(old, current):
+            if moved(old, current):  # a corrected note or as_of alone is not a move
                 report.moved.append(MovedRelease(release_id, title["slug"], release["region"],
                                                  release["medium"], old, current))
                 await record_move(conn, release_id, owner, old, current, stamp)
-        # Append what the stored history lacks: the pack's history is a prefix we extend.
-        missing = wanted[len(stored):] if stored == wanted[:len(stored)] else (
-            [current] if not stored or stored[-1] != current else [])
-        for value in missing:
-            await conn.execute(
-                "INSERT INTO release_history (release_id, date, time, timezone, precision, status, note, source, "
-                "as_of, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (release_id, *value_params(value), stamp, recorded_by))
+        mine = recorded_by.split("@", 1)[0] + "@"  # 'pack:<slug>@', whatever the version
+        merged = _merge_history(stored, wanted, mine, stamp, recorded_by)
+        await _write_history(conn, release_id, stored, merged)
         keep.append(release_id)
     marks = ", ".join("?" for _ in keep) or "0"
     await conn.execute(
         f"DELETE FROM releases WHERE title_id = ? AND ifnull(guild_id, 0) = ifnull(?, 0) AND id NOT IN ({marks})",
         (tid, owner, *keep))
+
+
+@dataclass(frozen=True, slots=True)
+class _HistoryRow:
+    value: models.ReleaseValue
+    recorded_at: str
+    recorded_by: str
+    id: int | None = None  # None: not stored yet
+
+
+def _when(value: models.ReleaseValue) -> tuple[Any, ...]:
+    return (value.date, value.time, value.timezone, value.precision)
+
+
+def _aligned(old: list[tuple[Any, ...]], new: list[tuple[Any, ...]]) -> dict[int, int]:
+    """The longest in-order matching of equal items (index in `new` -> index in `old`)."""
+    best = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]
+    for i in range(len(old) - 1, -1, -1):
+        for j in range(len(new) - 1, -1, -1):
+            best[i][j] = best[i + 1][j + 1] + 1 if old[i] == new[j] else max(best[i + 1][j], best[i][j + 1])
+    pairs: dict[int, int] = {}
+    i = j = 0
+    while i < len(old) and j < len(new):
+        if old[i] == new[j]:
+            pairs[j] = i
+            i, j = i + 1, j + 1
+        elif best[i + 1][j] >= best[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return pairs
+
+
+def _merge_history(stored: list[_HistoryRow], wanted: list[models.ReleaseValue], mine: str, stamp: str,
+                   recorded_by: str) -> list[_HistoryRow]:
+    """A release's history after loading a pack whose history of it is `wanted` (current value last).
+
+    The stored rows are matched, in order and by date, to the values the pack lists. A matched row
+    this pack recorded (any version of it: `recorded_by` starts with `mine`) is the pack's to rewrite:
+    it takes the value listed now (a corrected as_of, source or note replaces it instead of adding a
+    row). A matched row anyone else recorded (`user:<id>`, another pack) is kept as it is, and so is
+    every unmatched row: a date given once and no longer listed stays, since members saw it and it
+    moved. Listed values with no stored row are added. So loading a pack over its older version gives
+    the history a fresh load gives, plus the dates that really moved.
+    """
+    *earlier, current = wanted
+    tail = None  # the stored row that holds the current value: the last one, if the pack may rewrite it
+    if stored and _when(stored[-1].value) == _when(current) and (
+            stored[-1].recorded_by.startswith(mine) or stored[-1].value == current):
+        tail = stored[-1]
+    body = stored[:-1] if tail is not None else stored
+    pairs = _aligned([_when(row.value) for row in body], [_when(v) for v in earlier])
+    match = {k: j for j, k in pairs.items()}  # index in body -> index in earlier
+
+    def take(row: _HistoryRow | None, value: models.ReleaseValue) -> _HistoryRow:
+        if row is not None and (row.value == value or not row.recorded_by.startswith(mine)):
+            return row  # unchanged, or not the pack's: it keeps when and by whom it was recorded
+        return _HistoryRow(value, stamp, recorded_by, row.id if row is not None else None)
+
+    out: list[_HistoryRow] = []
+    done = 0  # values of `earlier` placed so far
+    for k, row in enumerate(body):
+        if k in match:
+            j = match[k]
+            out += [take(None, v) for v in earlier[done:j]]  # new values the pack puts before this one
+            out.append(take(row, earlier[j]))
+            done = j + 1
+        else:
+            out.append(row)
+    out += [take(None, v) for v in earlier[done:]]
+    out.append(take(tail, current))
+    return out
+
+
+async def _write_history(conn: Any, release_id: int, stored: list[_HistoryRow], merged: list[_HistoryRow]) -> None:
+    """Store `merged` (which keeps every stored row, in order): rewrite changed rows in place and append
+    new ones, or renumber the whole history when a new row comes before a stored one (it is read in id
+    order)."""
+    if merged == stored:
+        return
+    first_new = next((k for k, row in enumerate(merged) if row.id is None), len(merged))
+    appended = merged[first_new:]
+    if all(row.id is None for row in appended):
+        before = {row.id: row for row in stored}
+        for row in merged[:first_new]:
+            if row != before[row.id]:
+                await conn.execute(
+                    "UPDATE release_history SET date = ?, time = ?, timezone = ?, precision = ?, status = ?, "
+                    "note = ?, source = ?, as_of = ?, recorded_at = ?, recorded_by = ? WHERE id = ?",
+                    (*value_params(row.value), row.recorded_at, row.recorded_by, row.id))
+    else:
+        await conn.execute("DELETE FROM release_history WHERE release_id = ?", (release_id,))
+        appended = merged
+    for row in appended:
+        await conn.execute(
+            "INSERT INTO release_history (release_id, date, time, timezone, precision, status, note, source, "
+            "as_of, recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (release_id, *value_params(row.value), row.recorded_at, row.recorded_by))
 
 
 # -- export -----------------------------------------------------------------------------------------
