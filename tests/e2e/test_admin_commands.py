@@ -205,7 +205,7 @@ async def test_correcting_global_data_changes_this_server_only(world):
     assert not r.ephemeral
     # The global rows themselves are untouched.
     title = await queries.get_title(world.bot.store, "ballerina", None)
-    [release] = await queries.releases_for_title(world.bot.store, title, None)
+    [release] = await queries.releases_for_title(world.bot.store, title, None, region="US")
     assert release.value.date == dt.date(2025, 6, 6)
 
 
@@ -303,4 +303,4 @@ async def test_hostile_text_in_admin_options_is_stored_inert(world):
     r = await world.admin("catalog add-title", {"title": "'; DROP TABLE titles; --"})
     assert r.error is None
     assert (await world.bot.store.check()).ok
-    assert (await world.bot.store.fetchone("SELECT count(*) FROM titles WHERE guild_id IS NULL"))[0] == 7
+    assert (await world.bot.store.fetchone("SELECT count(*) FROM titles WHERE guild_id IS NULL"))[0] == 11

@@ -38,13 +38,16 @@ async def test_release_shows_date_timestamps_days_and_history(world):
     assert_public_answer(r)
     [embed] = r.message.embeds
     assert embed["title"] == "Release dates · Ballerina"
-    [field] = embed["fields"]
+    field, gb = embed["fields"]
     assert field["name"] == "United States · Theatrical"
     assert f"<t:{BALLERINA_NOON}:D>" in field["value"]
     assert f"<t:{BALLERINA_NOON}:R>" in field["value"]
     assert "Status: Confirmed" in field["value"]
     assert "Date changes: June 7, 2024 → June 6, 2025" in field["value"]
-    assert "• June 7, 2024: 2023 news article on Ballerina, as of March 24, 2023" in field["value"]
+    assert "• June 7, 2024: 2023 news article on Ballerina, as of April 4, 2023" in field["value"]
+    assert "Source: Public record, as of December 1, 2026" in field["value"]
+    assert gb["name"] == "United Kingdom · Theatrical"
+    assert f"<t:{BALLERINA_NOON}:D>" in gb["value"] and "Date changes" not in gb["value"]
     assert "Days counted in UTC" in embed["footer"]["text"]
 
 
@@ -77,7 +80,8 @@ async def test_unknown_title_gets_suggestions_only_the_member_sees(world):
 
 async def test_an_ambiguous_title_asks_which_one(world):
     r = await world.run("cast", {"title": "wick chapt"})
-    assert_ephemeral_answer(r, "Did you mean **John Wick: Chapter 2**, **John Wick: Chapter 4**")
+    # "John Wick" is also "John Wick: Chapter 1".
+    assert_ephemeral_answer(r, "Did you mean **John Wick**, **John Wick: Chapter 2** or **John Wick: Chapter 4**?")
 
 
 # -- /info, /countdown --------------------------------------------------------------------------------
@@ -89,7 +93,8 @@ async def test_info_parabellum(world):
     text = embed_text(r)
     assert r.message.embeds[0]["title"] == "John Wick: Chapter 3 – Parabellum"
     assert "Film** · Released" in text
-    assert "4th of 6 in story order, after John Wick: Chapter 2, before Ballerina" in text
+    assert "6th of 11 in story order, after John Wick: Chapter 2, before Ballerina" in text
+    assert "Runtime" not in text  # the facts sheet gives no runtime for Chapter 3
     assert "Directed by Chad Stahelski" in text
     assert "Starring Keanu Reeves (John Wick), Halle Berry (Sofia)" in text
     assert "First release: **United States · Theatrical** — <t:" in text
@@ -98,8 +103,34 @@ async def test_info_parabellum(world):
 async def test_info_for_a_title_without_a_date(world):
     r = await world.run("info", {"title": "video game"})
     assert_public_answer(r)
-    assert "Release: **TBA**" in embed_text(r)
-    assert "Rumoured" in embed_text(r)
+    text = embed_text(r)
+    assert "Next release: **United States · Digital** — TBA" in text
+    assert "**Game** · Announced" in text
+    assert "announced on February 12, 2026" in text and "Saber Interactive" in text
+    assert "2nd of 11 in story order, after The Continental: From the World of John Wick" in text
+    assert "Starring Keanu Reeves (John Wick)" in text
+
+
+async def test_info_shows_the_runtime(world):
+    for title, runtime in (("ballerina", "2 h 5 min"), ("John Wick", "1 h 41 min"), ("jw2", "2 h 2 min"),
+                           ("jw4", "2 h 49 min")):
+        r = await world.run("info", {"title": title})
+        assert_public_answer(r)
+        assert f"Runtime {runtime}" in embed_text(r), title
+
+
+async def test_the_continental_shows_its_three_episodes(world):
+    r = await world.run("release", {"title": "continental"})
+    assert_public_answer(r)
+    [field] = r.message.embeds[0]["fields"]
+    assert field["name"] == "United States · Streaming (Peacock)"
+    assert "3 episodes: episode 1 on September 22, episode 2 on September 29, episode 3 on October 6, 2023" in (
+        field["value"])
+    assert "Date changes: 2023 → September 22, 2023" in field["value"]
+    r = await world.run("info", {"title": "continental"})
+    assert "three episodes" in embed_text(r) and "set in 1975" in embed_text(r)
+    assert "September 22, September 29 and October 6, 2023" in embed_text(r)
+    assert "Directed by Albert Hughes, Charlotte Brändström" in embed_text(r)
 
 
 async def test_countdown_past_and_future(world):
@@ -126,8 +157,44 @@ async def test_cast_in_billing_order(world):
     lines = r.message.embeds[0]["description"].splitlines()
     assert lines[0] == "**Keanu Reeves** as John Wick"
     assert lines[1] == "**Donnie Yen** as Caine"
+    assert lines[9] == "**Ian McShane** as Winston"  # billed 10th and last
+    assert lines[10] == "**Clancy Brown** as The Harbinger"  # after the billed block
     assert len(lines) == 11
     assert r.message.components == []  # one page: no buttons
+
+
+def cast_names(r) -> list[str]:
+    return [line.split("**")[1] for line in r.message.embeds[0]["description"].splitlines()]
+
+
+async def test_cast_of_ballerina_names_lena_in_the_studio_billing_order(world):
+    r = await world.run("cast", {"title": "Ballerina"})
+    assert_public_answer(r)
+    lines = r.message.embeds[0]["description"].splitlines()
+    assert cast_names(r) == [
+        "Ana de Armas", "Anjelica Huston", "Gabriel Byrne", "Lance Reddick", "Catalina Sandino Moreno",
+        "Norman Reedus", "Ian McShane", "Keanu Reeves",  # the billed 8, then the rest
+        "Sharon Duncan-Brewster", "David Castañeda", "Choi Soo-young"]
+    assert lines[4].startswith("**Catalina Sandino Moreno** as Lena — _An assassin of the Chancellor's cult")
+    assert lines[8] == "**Sharon Duncan-Brewster** as Nogi — _Eve's instructor_"
+    assert [line for line in lines if "Nogi" in line] == [lines[8]]
+    assert lines[9] == "**David Castañeda** as Javier — _Eve's father_"
+    assert lines[10] == "**Choi Soo-young** as Katla Park"
+    assert r.message.components == []
+
+
+async def test_cast_of_the_first_two_films_in_their_credits_billing(world):
+    r = await world.run("cast", {"title": "John Wick"})
+    assert_public_answer(r)
+    assert cast_names(r) == ["Keanu Reeves", "Michael Nyqvist", "Alfie Allen", "Adrianne Palicki", "Bridget Moynahan",
+                             "Dean Winters", "Ian McShane", "John Leguizamo", "Willem Dafoe",
+                             "Lance Reddick"]  # Reddick: after the billed block
+    assert "**Dean Winters** as Avi" in embed_text(r)
+    r = await world.run("cast", {"title": "jw2"})
+    assert cast_names(r) == ["Keanu Reeves", "Common", "Laurence Fishburne", "Riccardo Scamarcio", "Ruby Rose",
+                             "Lance Reddick", "Peter Stormare", "Bridget Moynahan", "Franco Nero",
+                             "John Leguizamo", "Ian McShane"]
+    assert "**Bridget Moynahan** as Helen" in embed_text(r) and "**Franco Nero** as Julius" in embed_text(r)
 
 
 async def test_crew_grouped_by_job_and_filtered(world):
@@ -135,13 +202,26 @@ async def test_crew_grouped_by_job_and_filtered(world):
     assert_public_answer(r)
     fields = {f["name"]: f["value"] for f in r.message.embeds[0]["fields"]}
     assert fields["Director"] == "Len Wiseman"
-    assert fields["Screenplay"] == "Shay Hatten"
-    assert "Emerald Fennell" in fields["Writer"]
-    assert fields["Producer"].splitlines() == ["Chad Stahelski", "Basil Iwanyk"]
+    assert fields["Writer"].splitlines() == [
+        "Shay Hatten — _The credited writer_",
+        "Emerald Fennell — _Uncredited script work; the 2023 article says she assisted on the script_"]
+    assert fields["Producer"].splitlines() == ["Chad Stahelski", "Basil Iwanyk", "Erica Lee"]
+    assert fields["Executive Producer"] == "Keanu Reeves"
+    assert fields["Cinematographer"] == "Romain Lacourbas"
+    assert fields["Music"].splitlines() == ["Tyler Bates", "Joel J. Richard"]
+    assert r.message.components == []  # one page
     r = await world.run("crew", {"title": "parabellum", "department": "writing"})
     assert_public_answer(r)
-    assert [f["name"] for f in r.message.embeds[0]["fields"]] == ["Writer"]
-    assert "Derek Kolstad" in embed_text(r) and "Chad Stahelski" not in embed_text(r)
+    fields = {f["name"]: f["value"] for f in r.message.embeds[0]["fields"]}
+    assert list(fields) == ["Screenplay", "Story"]
+    assert fields["Screenplay"].splitlines() == ["Derek Kolstad", "Shay Hatten", "Chris Collins", "Marc Abrams"]
+    assert fields["Story"] == "Derek Kolstad"
+    assert "Chad Stahelski" not in embed_text(r)
+    r = await world.run("crew", {"title": "John Wick"})
+    fields = {f["name"]: f["value"] for f in r.message.embeds[0]["fields"]}
+    assert fields["Director"] == "Chad Stahelski"
+    assert fields["Co-director"] == "David Leitch — _Uncredited_"
+    assert fields["Producer"].splitlines() == ["Basil Iwanyk", "David Leitch", "Eva Longoria", "Michael Witherill"]
 
 
 async def test_person_lists_credits_with_characters_and_jobs(world):
@@ -169,11 +249,11 @@ async def test_watch_shows_offers_with_as_of_dates(world):
     r = await world.run("watch", {"title": "John Wick"})
     assert_public_answer(r)
     fields = {f["name"]: f["value"] for f in r.message.embeds[0]["fields"]}
-    assert fields["Stream · United States"] == "**Peacock** · as of March 24, 2023"
+    assert fields["Stream · United States"] == "**Peacock** · as of April 4, 2023"
     rent = fields["Rent · United States"].splitlines()
     assert len(rent) == 5
-    assert all("3.99 USD · as of March 24, 2023" in line for line in rent)
-    assert "the oldest was checked on March 24, 2023" in r.message.embeds[0]["footer"]["text"]
+    assert all("3.99 USD · as of April 4, 2023" in line for line in rent)
+    assert "the oldest was checked on April 4, 2023" in r.message.embeds[0]["footer"]["text"]
 
 
 async def test_watch_without_offers_points_to_theaters(world):
@@ -194,7 +274,24 @@ async def test_upcoming_when_nothing_is_dated_ahead(world):
     text = embed_text(r)
     assert "Nothing is dated ahead" in text
     assert "The most recent release: **Ballerina**" in text
-    assert "**John Wick video game** — Rumoured" in text
+    assert "**John Wick video game** — Announced" in text
+
+
+async def test_upcoming_lists_the_announced_titles_as_tba(world):
+    r = await world.run("upcoming", {"franchise": "john-wick"})
+    assert_public_answer(r)
+    fields = {f["name"]: f["value"] for f in r.message.embeds[0]["fields"]}
+    tba = fields["Announced without a date (TBA)"].splitlines()
+    assert sorted(tba) == sorted(f"**{name}** — Announced" for name in (
+        "John Wick: Chapter 5", "Untitled animated John Wick prequel", "Untitled Caine spin-off",
+        "John Wick: Under the High Table", "John Wick video game"))
+    assert "Rumoured" not in embed_text(r)
+    r = await world.run("release", {"title": "jw5"})
+    assert_public_answer(r)
+    [field] = r.message.embeds[0]["fields"]
+    assert field["value"].splitlines()[:2] == ["TBA", "Status: TBA"]
+    r = await world.run("countdown", {"title": "caine"})
+    assert "has no release date yet (TBA)" in embed_text(r)
 
 
 async def test_upcoming_soonest_first(world):
@@ -203,8 +300,11 @@ async def test_upcoming_soonest_first(world):
         r = await world.run("upcoming", {"franchise": "john-wick"})
         assert_public_answer(r)
         dated = r.message.embeds[0]["fields"][0]["value"].splitlines()
-        assert [line.split("**")[1] for line in dated] == [
-            "John Wick: Chapter 4", "The Continental: From the World of John Wick", "Ballerina"]
+        assert [line.split("**")[1:4:2] for line in dated] == [
+            ["John Wick: Chapter 4", "United States · Theatrical"], ["John Wick: Chapter 4", "United States · Digital"],
+            ["John Wick: Chapter 4", "United States · Physical"],
+            ["The Continental: From the World of John Wick", "United States · Streaming (Peacock)"],
+            ["Ballerina", "United States · Theatrical"], ["Ballerina", "United Kingdom · Theatrical"]]
         assert "in 82 days" in dated[0]
     finally:
         world.clock.set(NOW)
@@ -215,13 +315,20 @@ async def test_timeline_story_and_release_order(world):
     assert_public_answer(r)
     lines = r.message.embeds[0]["description"].splitlines()
     names = [line.split("**")[1] for line in lines]
-    assert names == ["The Continental: From the World of John Wick", "John Wick", "John Wick: Chapter 2",
-                     "John Wick: Chapter 3 – Parabellum", "Ballerina", "John Wick: Chapter 4"]
-    assert "John Wick video game" in r.message.embeds[0]["fields"][0]["value"]
+    assert names == ["The Continental: From the World of John Wick", "John Wick video game",
+                     "Untitled animated John Wick prequel", "John Wick", "John Wick: Chapter 2",
+                     "John Wick: Chapter 3 – Parabellum", "Ballerina", "John Wick: Chapter 4",
+                     "John Wick: Under the High Table", "John Wick: Chapter 5", "Untitled Caine spin-off"]
+    assert "fields" not in r.message.embeds[0] or not r.message.embeds[0]["fields"]  # every title is placed
     r = await world.run("timeline", {"order": "release"})
     names = [line.split("**")[1] for line in r.message.embeds[0]["description"].splitlines()]
     assert names == ["John Wick", "John Wick: Chapter 2", "John Wick: Chapter 3 – Parabellum",
                      "John Wick: Chapter 4", "The Continental: From the World of John Wick", "Ballerina"]
+    [not_dated] = r.message.embeds[0]["fields"]
+    assert not_dated["name"] == "Not dated yet"
+    assert [line.split("**")[1] for line in not_dated["value"].splitlines()] == [
+        "John Wick video game", "John Wick: Chapter 5", "John Wick: Under the High Table",
+        "Untitled Caine spin-off", "Untitled animated John Wick prequel"]  # by name
 
 
 async def test_unknown_franchise(world):
@@ -270,8 +377,8 @@ async def test_person_and_franchise_autocomplete(world):
     choices = await world.complete("person", {"name": "reddick"}, "name")
     assert choices[0] == {"name": "Lance Reddick", "value": "lance-reddick"}
     choices = await world.complete("person", {"name": ""}, "name")
-    # The people with the most credits come first (five each; ties by name).
-    assert [c["value"] for c in choices[:4]] == ["chad-stahelski", "ian-mcshane", "keanu-reeves", "lance-reddick"]
+    # The people with the most credits come first (ten, seven, then five each: ties by name).
+    assert [c["value"] for c in choices[:4]] == ["keanu-reeves", "chad-stahelski", "basil-iwanyk", "ian-mcshane"]
     choices = await world.complete("timeline", {"franchise": "wi"}, "franchise")
     assert choices == [{"name": "John Wick", "value": "john-wick"}]
 

@@ -136,8 +136,8 @@ async def test_every_admin_string_option_survives_hostile_text(world, caplog):
     assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR]
     store = world.bot.store
     assert (await store.check()).ok
-    assert (await store.fetchone("SELECT count(*) FROM titles WHERE guild_id IS NULL"))[0] == 7
-    assert (await store.fetchone("SELECT count(*) FROM credits WHERE guild_id IS NULL"))[0] == 69
+    assert (await store.fetchone("SELECT count(*) FROM titles WHERE guild_id IS NULL"))[0] == 11
+    assert (await store.fetchone("SELECT count(*) FROM credits WHERE guild_id IS NULL"))[0] == 110
 
 
 async def test_help_shows_admin_commands_to_admins_only(world):

@@ -209,7 +209,7 @@ def test_script_from_standard_input_and_exit_codes():
                    stdin="# comment\n\n/timeline order:story\n/release title:nonexistent-movie\n")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "marquee> /timeline order:story" in done.stdout
-    assert "5. Ballerina · Film · June 6, 2025" in done.stdout
+    assert "7. Ballerina · Film · June 6, 2025" in done.stdout
     assert "No title matches" in done.stdout  # a user error is an answer, not a failure
 
     done = run_cli("playground", "--script", "-", stdin="/release Ballerina\n/upcoming\n/nope\n")

@@ -10,14 +10,19 @@ from tests.conftest import JOHN_WICK, NOW
 def test_john_wick_pack_is_complete(john_wick_pack):
     titles = {t["slug"]: t for t in john_wick_pack["titles"]}
     assert set(titles) == {"john-wick", "john-wick-chapter-2", "john-wick-chapter-3-parabellum",
-                           "john-wick-chapter-4", "the-continental", "ballerina", "john-wick-video-game"}
+                           "john-wick-chapter-4", "the-continental", "ballerina", "john-wick-video-game",
+                           "john-wick-chapter-5", "john-wick-animated-prequel", "caine-spin-off",
+                           "john-wick-under-the-high-table"}
     ballerina = titles["ballerina"]["releases"][0]
-    assert ballerina["date"] == dt.date(2025, 6, 6)
+    assert (ballerina["region"], ballerina["date"]) == ("US", dt.date(2025, 6, 6))
     assert [h["date"] for h in ballerina["history"]] == [dt.date(2024, 6, 7)]
-    assert titles["john-wick-video-game"]["releases"] == []
+    [game] = titles["john-wick-video-game"]["releases"]
+    assert game["precision"] == "unknown" and "date" not in game  # announced, TBA
     story = sorted((t for t in titles.values() if "story_order" in t), key=lambda t: t["story_order"])
-    assert [t["slug"] for t in story] == ["the-continental", "john-wick", "john-wick-chapter-2",
-                                          "john-wick-chapter-3-parabellum", "ballerina", "john-wick-chapter-4"]
+    assert [t["slug"] for t in story] == [
+        "the-continental", "john-wick-video-game", "john-wick-animated-prequel", "john-wick",
+        "john-wick-chapter-2", "john-wick-chapter-3-parabellum", "ballerina", "john-wick-chapter-4",
+        "john-wick-under-the-high-table", "john-wick-chapter-5", "caine-spin-off"]
     every_source = set(john_wick_pack["sources"])
     for title in titles.values():
         assert title["source"] in every_source
@@ -48,12 +53,12 @@ async def test_loading_twice_changes_nothing(loaded, john_wick_pack):
 
 async def test_newer_version_updates_global_rows_and_keeps_history(loaded, john_wick_pack):
     newer = copy.deepcopy(john_wick_pack)
-    newer["pack"]["version"] = 2
+    newer["pack"]["version"] = john_wick_pack["pack"]["version"] + 1
     ballerina = next(t for t in newer["titles"] if t["slug"] == "ballerina")
     ballerina["releases"][0]["date"] = dt.date(2025, 6, 13)
     newer["titles"] = [t for t in newer["titles"] if t["slug"] != "john-wick-video-game"]
     release_id = (await loaded.fetchone("SELECT r.id FROM releases r JOIN titles t ON t.id = r.title_id "
-                                        "WHERE t.slug = 'ballerina'"))[0]
+                                        "WHERE t.slug = 'ballerina' AND r.region = 'US'"))[0]
     # A server's own title must survive the global update untouched.
     await loaded.conn.execute(
         "INSERT INTO titles (guild_id, franchise_id, slug, name, kind, status) VALUES (42, 1, 'fan-film', "
@@ -62,7 +67,7 @@ async def test_newer_version_updates_global_rows_and_keeps_history(loaded, john_
     assert [(m.title_slug, m.old.date, m.new.date, m.release_id) for m in report.moved] == [
         ("ballerina", dt.date(2025, 6, 6), dt.date(2025, 6, 13), release_id)]
     title = await queries.get_title(loaded, "ballerina", None)
-    [release] = await queries.releases_for_title(loaded, title, None)
+    [release] = await queries.releases_for_title(loaded, title, None, region="US")
     assert release.id == release_id
     assert [h.value.date for h in release.history] == [dt.date(2024, 6, 7), dt.date(2025, 6, 6),
                                                        dt.date(2025, 6, 13)]
@@ -112,7 +117,9 @@ def test_unreadable_files_are_explained():
 
 async def test_a_bad_pack_changes_nothing(loaded, john_wick_pack):
     before = await packs.export_pack(loaded, "john-wick")
-    text = JOHN_WICK.read_text().replace('version = 1', 'version = 9', 1).replace('kind = "game"', 'kind = "toy"')
+    version = john_wick_pack["pack"]["version"]
+    text = JOHN_WICK.read_text().replace(f"version = {version}", "version = 99", 1).replace('kind = "game"',
+                                                                                          'kind = "toy"')
     with pytest.raises(packs.PackError):
         await packs.load_pack(loaded, packs.read_pack_bytes(text.encode()), now=NOW)
     assert await packs.export_pack(loaded, "john-wick") == before

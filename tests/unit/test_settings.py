@@ -6,6 +6,8 @@ import pytest
 
 from bot.cli import RedactingFilter
 from bot.settings import DEFAULT_DATABASE, Settings, SettingsError
+from db import packs
+from tests.conftest import JOHN_WICK
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
@@ -95,13 +97,15 @@ def test_db_commands_round_trip_a_pack(tmp_path):
     original = (tmp_path / "jw.toml").read_text()
     again = _run(["db", "import", "jw.toml"], tmp_path, env)
     assert "already loaded; nothing changed" in again.stdout
-    moved = original.replace("version = 1", "version = 2", 1).replace("date = 2025-06-06", "date = 2025-06-20", 1)
+    shipped = packs.read_pack_file(JOHN_WICK)["pack"]["version"]
+    moved = original.replace(f"version = {shipped}", "version = 99", 1)
+    moved = moved.replace("date = 2025-06-06", "date = 2025-06-20", 1)
     (tmp_path / "jw2.toml").write_text(moved)
     result = _run(["db", "import", "jw2.toml"], tmp_path, env)
     assert result.returncode == 0
     assert "release moved: ballerina US theatrical: 2025-06-06 -> 2025-06-20" in result.stdout
     exported = _run(["db", "export"], tmp_path, env).stdout
-    assert "version = 2" in exported and "date = 2025-06-20" in exported
+    assert "version = 99" in exported and "date = 2025-06-20" in exported
     assert _run(["db", "backup", "copy.sqlite3"], tmp_path, env).returncode == 0
     assert _run(["db", "check"], tmp_path, {"MARQUEE_DATABASE": str(tmp_path / "copy.sqlite3")}).returncode == 0
     (tmp_path / "bad.toml").write_text(original.replace('kind = "film"', 'kind = "opera"', 1))

@@ -30,7 +30,7 @@ async def test_existing_database_keeps_its_data_when_reopened(tmp_path, john_wic
     async with Store.open(path) as store:
         start, end = await store.migrate()
         assert start == end
-        assert (await store.fetchone("SELECT count(*) FROM titles"))[0] == 7
+        assert (await store.fetchone("SELECT count(*) FROM titles"))[0] == 11
 
 
 async def test_partially_migrated_database_is_brought_forward(tmp_path):
@@ -64,7 +64,7 @@ async def test_online_backup_of_a_live_database(loaded, tmp_path):
     target = tmp_path / "backup.sqlite3"
     await loaded.backup(target)
     async with Store.open(target) as copy:
-        assert (await copy.fetchone("SELECT count(*) FROM people"))[0] == 45
+        assert (await copy.fetchone("SELECT count(*) FROM people"))[0] == 65
         assert (await copy.check()).ok
     with pytest.raises(StoreError, match="already exists"):
         await loaded.backup(target)
