@@ -110,6 +110,8 @@ def release_line(release: models.Release, now: dt.datetime, tz: dt.tzinfo) -> st
     label = f"{validate.region_name(release.region)} · {MEDIUM_LABEL[release.medium]}"
     if release.provider:
         label += f" ({safe(release.provider, 100)})"
+    if release.value.date is None or release.value.precision == "unknown":
+        return f"**{label}** — TBA"
     return f"**{label}** — {when(release.value, now, tz)} · {status_word(release.value)}"
 
 

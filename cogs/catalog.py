@@ -69,8 +69,11 @@ class Catalog(commands.Cog):
         latest = None
         if not ahead:
             past = await self.bot.reads.releases(guild, franchise=slug, before=today + _ONE_DAY,
-                                          newest_first=True, limit=1)
-            latest = past[0] if past else None
+                                                 newest_first=True, limit=10)
+            # Of the releases on the latest date, the one in the server's region (or the US) reads best.
+            home = self.bot.guild_settings(guild).region or "US"
+            latest = next((r for r in past if r.value.date == past[0].value.date and r.region == home),
+                          past[0] if past else None)
         await send_pages(interaction, render.upcoming_pages(ahead[:50], undated, latest, now, tz, franchise))
 
     @app_commands.command(name="timeline", description="The titles in release order or in story order")

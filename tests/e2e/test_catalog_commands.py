@@ -273,8 +273,15 @@ async def test_upcoming_when_nothing_is_dated_ahead(world):
     assert_public_answer(r)
     text = embed_text(r)
     assert "Nothing is dated ahead" in text
-    assert "The most recent release: **Ballerina**" in text
+    assert "The most recent release: **Ballerina** — **United States · Theatrical** — " in text  # not GB's twin
     assert "**John Wick video game** — Announced" in text
+
+
+async def test_info_on_a_tba_title_says_tba_once(world):
+    r = await world.run("info", {"title": "jw5"})
+    assert_public_answer(r)
+    assert "Next release: **United States · Theatrical** — TBA\n" in embed_text(r) + "\n"
+    assert "TBA · TBA" not in embed_text(r)
 
 
 async def test_upcoming_lists_the_announced_titles_as_tba(world):
