@@ -364,7 +364,9 @@ def watch_pages(title: models.Title, offers: Sequence[models.WatchOffer], releas
     built = [Section(f"{OFFER_LABEL[kind]} · {validate.region_name(reg)}", lines)
              for (reg, kind), lines in sections.items()]
     oldest = min(o.as_of for o in offers)
-    footer = (f"Offers change: the oldest was checked on {day(oldest)} · "
+    years = (now.astimezone(tz).date() - oldest).days // 365
+    age = f" ({years} year{'s' if years > 1 else ''} ago: it may well have changed)" if years >= 1 else ""
+    footer = (f"Offers change: the oldest was checked on {day(oldest)}{age} · "
               + sources_footer([o.source for o in offers], source_names))
     if any((o.source or "").startswith(TMDB_SOURCE_PREFIX) for o in offers):
         footer += " · " + JUSTWATCH_CREDIT  # TMDB's terms: where-to-watch data is JustWatch's
