@@ -260,12 +260,14 @@ class _Builder:
         block = movie.get("release_dates")
         results = block.get("results") if isinstance(block, dict) else None
         out: list[dict[str, Any]] = []
+        regions: dict[str, list[Any]] = {}  # a region listed twice is one region
         for entry in results if isinstance(results, list) else []:
             region = entry.get("iso_3166_1") if isinstance(entry, dict) else None
-            if not isinstance(region, str) or not validate.is_region(region):
-                continue
+            if isinstance(region, str) and validate.is_region(region) and isinstance(entry.get("release_dates"), list):
+                regions.setdefault(region, []).extend(entry["release_dates"])
+        for region, items in regions.items():
             by_type: dict[int, tuple[dt.date, str | None]] = {}
-            for item in entry.get("release_dates") or []:
+            for item in items:
                 if not isinstance(item, dict) or item.get("type") not in range(1, 7):
                     continue
                 date = _date(item.get("release_date"))

@@ -164,8 +164,12 @@ class TMDBService:
         shared = await links_db.held_elsewhere(self.store, "franchises", guild_id, slug)
         people = await links_db.held_elsewhere(self.store, "people", guild_id, slug)
         chosen = franchise_of(bundle, franchise)
-        pack = build_pack(bundle, today=now.date(), franchise=chosen, define_franchise=chosen["slug"] not in shared,
-                          shared_franchises=shared, shared_people=people)
+        try:
+            pack = build_pack(bundle, today=now.date(), franchise=chosen,
+                              define_franchise=chosen["slug"] not in shared, shared_franchises=shared,
+                              shared_people=people)
+        except packs.PackError as exc:  # TMDB sent something no pack may hold; say where, write nothing
+            raise TMDBError(f"TMDB's data for {bundle.source} could not be used ({exc.problems[0]})") from None
         if not pack["titles"]:
             raise TMDBError(f"{bundle.source} has no film or series Marquee can import")
         owners = await links_db.title_owners(self.store, guild_id, [t["slug"] for t in pack["titles"]])

@@ -59,6 +59,42 @@ def test_redacting_filter_removes_the_token():
     assert TOKEN not in record.getMessage()
 
 
+TMDB_TOKEN = "eyJhbGciOiJIUzI1NiJ9.loopback-read-access-token.signature"
+
+
+def test_tmdb_settings():
+    s = Settings.from_env({})
+    assert (s.tmdb_token, s.tmdb_api_url, s.tmdb_refresh_minutes, s.tmdb_daily_cap) == (
+        None, "https://api.themoviedb.org/3", 720.0, 500)
+    with pytest.raises(SettingsError, match="MARQUEE_TMDB_TOKEN is not set") as caught:
+        s.require_tmdb_token()
+    assert "themoviedb.org/settings/api" in str(caught.value)
+    s = Settings.from_env({"MARQUEE_TMDB_TOKEN": TMDB_TOKEN, "MARQUEE_TMDB_API_URL": "http://127.0.0.1:9/3/",
+                           "MARQUEE_TMDB_REFRESH_MINUTES": "0.5", "MARQUEE_TMDB_DAILY_CAP": "20"})
+    assert (s.require_tmdb_token(), s.tmdb_api_url, s.tmdb_refresh_minutes, s.tmdb_daily_cap) == (
+        TMDB_TOKEN, "http://127.0.0.1:9/3", 0.5, 20)
+    assert TMDB_TOKEN not in repr(s)
+    assert TMDB_TOKEN in s.secrets
+
+
+@pytest.mark.parametrize("env", [
+    {"MARQUEE_TMDB_TOKEN": f"Bearer {TMDB_TOKEN}"},
+    {"MARQUEE_TMDB_API_URL": "api.themoviedb.org/3"},
+    {"MARQUEE_TMDB_REFRESH_MINUTES": "often"},
+    {"MARQUEE_TMDB_REFRESH_MINUTES": "-1"},
+    {"MARQUEE_TMDB_DAILY_CAP": "0"},
+])
+def test_malformed_tmdb_settings_name_the_setting(env):
+    with pytest.raises(SettingsError, match=next(iter(env))):
+        Settings.from_env(env)
+
+
+def test_redacting_filter_removes_every_secret():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s and %s", (TOKEN, f"Bearer {TMDB_TOKEN}"), None)
+    RedactingFilter(TOKEN, TMDB_TOKEN).filter(record)
+    assert TOKEN not in record.getMessage() and TMDB_TOKEN not in record.getMessage()
+
+
 def _run(args, tmp_path, env=None):
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=tmp_path, capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", **(env or {})}, timeout=60, check=False)

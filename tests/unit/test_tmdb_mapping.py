@@ -147,3 +147,16 @@ def test_people_already_in_the_catalog_are_referred_to_not_defined_again(fixture
     assert pack["franchises"] == []
     assert "tmdb-person-1190668" not in {p["slug"] for p in pack["people"]}
     assert pack["titles"][0]["cast"][0]["person"] == "tmdb-person-1190668"
+
+
+def test_a_region_listed_twice_is_one_region_with_its_earliest_dates(fixtures):
+    def twice(movie):
+        movie["release_dates"]["results"] = [
+            {"iso_3166_1": "US", "release_dates": [{"type": 3, "release_date": "2026-12-18T00:00:00.000Z"}]},
+            {"iso_3166_1": "US", "release_dates": [{"type": 3, "release_date": "2026-12-11T00:00:00.000Z"},
+                                                   {"type": 4, "release_date": "not a date"}]},
+            {"iso_3166_1": "XX", "release_dates": [{"type": 3, "release_date": "2026-12-01T00:00:00.000Z"}]}]
+
+    three = title(collection_pack(fixtures, m1170608=twice), "tmdb-movie-1170608")
+    assert [(r["region"], r["medium"], r["date"]) for r in three["releases"]] == [
+        ("US", "theatrical", dt.date(2026, 12, 11))]
