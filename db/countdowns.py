@@ -266,7 +266,7 @@ async def next_due(store: Store, *, held_guilds: Iterable[int] = ()) -> dt.datet
         "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) UNION ALL "
         "SELECT min(ifnull(d.retry_at, d.due_at)) FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
         "WHERE d.state = 'claimed' AND s.paused_reason IS NULL "
-        "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))))", {"held": held})
+        "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held)))) AS due", {"held": held})
     return parse(row[0]) if row and row[0] else None
 
 

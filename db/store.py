@@ -1,4 +1,6 @@
-"""The SQLite store: one aiosqlite connection, WAL, numbered migrations, explicit write transactions.
+"""The store: SQLite (one aiosqlite connection, WAL) or PostgreSQL (asyncpg, db/postgres.py), behind one
+interface: numbered migrations, explicit write transactions, fetchall/fetchone. `Store.open(target)` picks
+the backend: a file path is SQLite, a `postgresql://` URL is PostgreSQL.
 
 Nothing here imports discord. Cogs never see SQL: they call the query API in `db.queries`.
 """
@@ -15,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -43,10 +46,18 @@ class StoreError(Exception):
     """A problem with the database file that the operator must fix (message says how)."""
 
 
-def load_migrations() -> list[Migration]:
-    """The numbered migrations shipped in db/migrations, in order, without gaps."""
+def is_postgres_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def load_migrations(dialect: str = "sqlite") -> list[Migration]:
+    """The numbered migrations shipped in db/migrations (PostgreSQL: db/migrations/postgresql), in order,
+    without gaps."""
     found: list[Migration] = []
-    for entry in resources.files("db").joinpath("migrations").iterdir():
+    folder = resources.files("db").joinpath("migrations")
+    if dialect == "postgresql":
+        folder = folder.joinpath("postgresql")
+    for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
@@ -58,19 +69,95 @@ def load_migrations() -> list[Migration]:
 
 
 class Store:
-    """One connection shared by the whole bot. Writes are serialised and run in BEGIN IMMEDIATE."""
+    """What the rest of Marquee sees of the database, whichever backend holds it."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
-        self.conn = conn
-        self.path = path
+    dialect = "sqlite"
+
+    def __init__(self) -> None:
         self._write_lock = asyncio.Lock()
         # Bumped after every committed write, so in-memory caches (the search index) know to rebuild.
         self.generation = 0
-        self._external = (0, -1.0)  # (PRAGMA data_version, when it was read)
+        self._external = (0, -1.0)  # (the catalog version in meta, when it was read)
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: str | Path, *, migrate: bool = True) -> AsyncIterator[Store]:
+    async def open(cls, target: str | Path, *, migrate: bool = True) -> AsyncIterator[Store]:
+        """SQLite for a file path (or ':memory:'), PostgreSQL for a postgresql:// URL."""
+        if is_postgres_url(str(target)):
+            from db.postgres import PgStore
+
+            async with PgStore.connect(str(target), migrate=migrate) as store:
+                yield store
+        else:
+            async with SqliteStore.connect(target, migrate=migrate) as store:
+                yield store
+
+    def transaction(self, *, catalog: bool = True) -> contextlib.AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[Any]:
+        raise NotImplementedError
+
+    async def fetchone(self, sql: str, params: tuple | dict = ()) -> Any:
+        raise NotImplementedError
+
+    async def migrate(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    async def version(self) -> int:
+        raise NotImplementedError
+
+    async def check(self) -> CheckResult:
+        raise NotImplementedError
+
+    async def backup(self, destination: str | Path) -> None:
+        raise NotImplementedError
+
+    async def version_token(self, max_age: float = 2.0) -> tuple[int, int]:
+        """Catalog changes by this process (generation) and by any process (the catalog version in meta,
+        moved by every catalog transaction, e.g. `marquee db import` while the bot runs; read at most every
+        `max_age` seconds)."""
+        now = asyncio.get_running_loop().time()
+        version, read_at = self._external
+        if now - read_at > max_age:
+            try:
+                row = await self.fetchone("SELECT value FROM meta WHERE key = 'catalog.version'")
+            except Exception:  # before migration 0001: no meta table yet
+                row = None
+            version = int(row[0]) if row else 0
+            self._external = (version, now)
+        return self.generation, version
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    async def set_meta(self, key: str, value: str) -> None:
+        async with self.transaction(catalog=False) as conn:
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+BUMP_CATALOG_VERSION = ("INSERT INTO meta (key, value) VALUES ('catalog.version', '1') ON CONFLICT (key) "
+                        "DO UPDATE SET value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)")
+
+
+class SqliteStore(Store):
+    """One connection shared by the whole bot. Writes are serialised and run in BEGIN IMMEDIATE."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        super().__init__()
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, path: str | Path, *, migrate: bool = True) -> AsyncIterator[SqliteStore]:
         path = str(path)
         if path != ":memory:" and not _parent_exists(path):
             raise StoreError(f"the folder for MARQUEE_DATABASE does not exist: {Path(path).parent}")
@@ -94,7 +181,7 @@ class Store:
 
     # -- transactions -------------------------------------------------------------------------
 
-    @asynccontextmanager
+    @asynccontextmanager  # type: ignore[override]
     async def transaction(self, *, catalog: bool = True) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (BEGIN IMMEDIATE): all or nothing, one at a time.
 
@@ -107,9 +194,7 @@ class Store:
                 yield self.conn
                 if catalog:
                     with contextlib.suppress(sqlite3.OperationalError):  # before migration 0001: no meta yet
-                        await self.conn.execute(
-                            "INSERT INTO meta (key, value) VALUES ('catalog.version', '1') ON CONFLICT (key) "
-                            "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+                        await self.conn.execute(BUMP_CATALOG_VERSION)
             except BaseException:
                 # Also when the task was cancelled while BEGIN ran on aiosqlite's thread: the statement still
                 # ran there, so roll back in any case (shielded: a second cancel must not leave it open).
@@ -120,21 +205,6 @@ class Store:
                 await self.conn.execute("COMMIT")
                 if catalog:
                     self.generation += 1
-
-    async def version_token(self, max_age: float = 2.0) -> tuple[int, int]:
-        """Catalog changes by this process (generation) and by any process (the catalog version in meta,
-        moved by every catalog transaction, e.g. `marquee db import` while the bot runs; read at most every
-        `max_age` seconds)."""
-        now = asyncio.get_running_loop().time()
-        version, read_at = self._external
-        if now - read_at > max_age:
-            try:
-                row = await self.fetchone("SELECT value FROM meta WHERE key = 'catalog.version'")
-            except sqlite3.OperationalError:
-                row = None
-            version = int(row[0]) if row else 0
-            self._external = (version, now)
-        return self.generation, version
 
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[aiosqlite.Row]:
         """One round trip to the database thread (execute, fetch and close together)."""
@@ -190,19 +260,6 @@ class Store:
         async with aiosqlite.connect(str(destination)) as target:
             await self.conn.backup(target)
 
-    # -- meta -----------------------------------------------------------------------------------
-
-    async def get_meta(self, key: str) -> str | None:
-        row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
-        return None if row is None else str(row[0])
-
-    async def set_meta(self, key: str, value: str) -> None:
-        async with self.transaction(catalog=False) as conn:
-            await conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
 
 
 def _parent_exists(path: str) -> bool:

@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from playground.loopback import LoopbackDiscord
 from playground.session import add_demo_server, running_bot
+from tests import stores
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,7 @@ async def loopback():
 def env_for(dc: LoopbackDiscord, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MARQUEE_"))}
     env.update({"DISCORD_TOKEN": dc.token, "DISCORD_API_BASE_URL": dc.base_url,
-                "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": str(tmp_path / "bot.sqlite3"),
+                "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": stores.database(tmp_path / "bot.sqlite3"),
                 **extra})
     return env
 
@@ -78,7 +79,8 @@ async def test_global_sync_happens_only_when_commands_change(loopback, tmp_path)
     assert global_puts() == 1  # unchanged: no second bulk overwrite
     assert {c["name"] for c in loopback.commands()} >= {"release", "cast", "timeline"}
     # `marquee sync` forces it.
-    process = await marquee("sync", env=env_for(loopback, tmp_path, MARQUEE_DATABASE=str(database)), cwd=tmp_path)
+    env = env_for(loopback, tmp_path, MARQUEE_DATABASE=stores.database(database))
+    process = await marquee("sync", env=env, cwd=tmp_path)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode()
     assert "synced" in out.decode()

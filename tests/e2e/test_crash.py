@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -15,12 +14,13 @@ import pytest
 
 from playground.loopback import LoopbackDiscord
 from playground.session import add_demo_server
+from tests import stores
 
 
 def start(dc: LoopbackDiscord, tmp_path: Path, guild_id: int, name: str, **extra: str):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MARQUEE_"))}
     env.update({"DISCORD_TOKEN": dc.token, "DISCORD_API_BASE_URL": dc.base_url,
-                "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": str(tmp_path / "bot.sqlite3"),
+                "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": stores.database(tmp_path / "bot.sqlite3"),
                 "MARQUEE_DEV_GUILD": str(guild_id), "MARQUEE_LOG_LEVEL": "INFO", **extra})
     log = open(tmp_path / f"{name}.log", "wb")
     return asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp_path,
@@ -28,11 +28,7 @@ def start(dc: LoopbackDiscord, tmp_path: Path, guild_id: int, name: str, **extra
 
 
 def rows(tmp_path: Path, sql: str, params=()) -> list[tuple]:
-    conn = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=10)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+    return stores.rows(tmp_path / "bot.sqlite3", sql, params)
 
 
 async def until(check, seconds: float = 30.0):
@@ -78,10 +74,7 @@ async def test_sigkill_between_sending_and_recording_loses_nothing_and_posts_onc
 
         # 2. Time passes while it is down: the delivery is due now.
         due = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)).isoformat(timespec="seconds")
-        conn = sqlite3.connect(tmp_path / "bot.sqlite3")
-        conn.execute("UPDATE deliveries SET due_at = ? WHERE state = 'pending'", (due,))
-        conn.commit()
-        conn.close()
+        stores.execute(tmp_path / "bot.sqlite3", "UPDATE deliveries SET due_at = ? WHERE state = 'pending'", (due,))
 
         # 3. A second run posts it, but Discord's answer is held back and the process is killed hard.
         dc.slow(f"/channels/{news.id}/messages", 60, after=True)

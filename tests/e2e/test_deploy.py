@@ -7,22 +7,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
-import sqlite3
 
 import pytest
 
 from playground.loopback import LoopbackDiscord
 from playground.session import add_demo_server
+from tests import stores
 from tests.e2e.test_crash import rows, start, subscribe_in_ten_days, until
 
 
 def make_due(tmp_path, channel_id: int) -> None:
     due = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat(timespec="seconds")
-    conn = sqlite3.connect(tmp_path / "bot.sqlite3", timeout=10)
-    conn.execute("UPDATE deliveries SET due_at = ? WHERE state = 'pending' AND subscription_id IN "
-                 "(SELECT id FROM subscriptions WHERE channel_id = ?)", (due, channel_id))
-    conn.commit()
-    conn.close()
+    stores.execute(tmp_path / "bot.sqlite3", "UPDATE deliveries SET due_at = ? WHERE state = 'pending' AND "
+                   "subscription_id IN (SELECT id FROM subscriptions WHERE channel_id = ?)", (due, channel_id))
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -6,7 +6,6 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest_asyncio
 from playground.loopback import LoopbackDiscord
 from playground.session import add_demo_server
 from playground.tmdb import LoopbackTMDB
+from tests import stores
 from tests.e2e.test_crash import start, until
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -29,7 +29,7 @@ async def tmdb():
 
 def env_for(tmdb: LoopbackTMDB, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MARQUEE_"))}
-    env.update({"MARQUEE_DATABASE": str(tmp_path / "bot.sqlite3"), "MARQUEE_TMDB_TOKEN": tmdb.token,
+    env.update({"MARQUEE_DATABASE": stores.database(tmp_path / "bot.sqlite3"), "MARQUEE_TMDB_TOKEN": tmdb.token,
                 "MARQUEE_TMDB_API_URL": tmdb.url, "MARQUEE_LOG_LEVEL": "ERROR", **extra})
     return {k: v for k, v in env.items() if v != ""}
 
@@ -43,11 +43,7 @@ async def marquee(tmdb: LoopbackTMDB, tmp_path: Path, *args: str, **extra: str) 
 
 
 def count(tmp_path: Path, table: str) -> int:
-    conn = sqlite3.connect(tmp_path / "bot.sqlite3")
-    try:
-        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
+    return stores.rows(tmp_path / "bot.sqlite3", f"SELECT count(*) FROM {table}")[0][0]
 
 
 async def test_search_import_and_refresh_from_the_command_line(tmdb, tmp_path):

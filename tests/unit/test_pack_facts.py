@@ -327,7 +327,7 @@ async def test_upgrade_rewrites_the_packs_history_without_duplicates(upgraded):
     # No date twice in one release's history (the video game's two TBA values are its two sources).
     rows = await upgraded.fetchall(
         "SELECT release_id, date, count(*) AS n FROM release_history WHERE date IS NOT NULL "
-        "GROUP BY release_id, date HAVING n > 1")
+        "GROUP BY release_id, date HAVING count(*) > 1")
     assert rows == []
     title = await queries.get_title(upgraded, "ballerina", None)
     [us] = await queries.releases_for_title(upgraded, title, None, region="US")
@@ -351,13 +351,14 @@ async def test_upgrade_keeps_history_rows_recorded_by_others(tmp_path, john_wick
         [release_id] = (await store.fetchone(
             "SELECT r.id FROM releases r JOIN titles t ON t.id = r.title_id WHERE t.slug = 'ballerina'"))
         # Someone else moved the date meanwhile (as a moderator's correction records it).
-        await store.conn.execute(
-            "UPDATE releases SET date = '2025-06-13', source = 'public-record', as_of = '2025-01-01' WHERE id = ?",
-            (release_id,))
-        await store.conn.execute(
-            "INSERT INTO release_history (release_id, date, precision, status, source, as_of, recorded_at, "
-            "recorded_by) VALUES (?, '2025-06-13', 'day', 'confirmed', 'public-record', '2025-01-01', "
-            "'2025-01-01T00:00:00+00:00', 'user:42')", (release_id,))
+        async with store.transaction() as conn:
+            await conn.execute(
+                "UPDATE releases SET date = '2025-06-13', source = 'public-record', as_of = '2025-01-01' "
+                "WHERE id = ?", (release_id,))
+            await conn.execute(
+                "INSERT INTO release_history (release_id, date, precision, status, source, as_of, recorded_at, "
+                "recorded_by) VALUES (?, '2025-06-13', 'day', 'confirmed', 'public-record', '2025-01-01', "
+                "'2025-01-01T00:00:00+00:00', 'user:42')", (release_id,))
         report = await packs.load_pack(store, john_wick_pack, now=NOW)
         rows = await store.fetchall("SELECT date, as_of, recorded_at, recorded_by FROM release_history "
                                     "WHERE release_id = ? ORDER BY id", (release_id,))

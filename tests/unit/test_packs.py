@@ -60,9 +60,10 @@ async def test_newer_version_updates_global_rows_and_keeps_history(loaded, john_
     release_id = (await loaded.fetchone("SELECT r.id FROM releases r JOIN titles t ON t.id = r.title_id "
                                         "WHERE t.slug = 'ballerina' AND r.region = 'US'"))[0]
     # A server's own title must survive the global update untouched.
-    await loaded.conn.execute(
-        "INSERT INTO titles (guild_id, franchise_id, slug, name, kind, status) VALUES (42, 1, 'fan-film', "
-        "'Fan Film', 'film', 'announced')")
+    async with loaded.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO titles (guild_id, franchise_id, slug, name, kind, status) SELECT 42, id, 'fan-film', "
+            "'Fan Film', 'film', 'announced' FROM franchises WHERE slug = 'john-wick'")
     report = await packs.load_pack(loaded, newer, now=NOW)
     assert [(m.title_slug, m.old.date, m.new.date, m.release_id) for m in report.moved] == [
         ("ballerina", dt.date(2025, 6, 6), dt.date(2025, 6, 13), release_id)]

@@ -124,6 +124,7 @@ def test_help_lists_the_subcommands(tmp_path):
         assert word in db_help
 
 
+@pytest.mark.sqlite_only
 def test_db_commands_round_trip_a_pack(tmp_path):
     env = {"MARQUEE_DATABASE": str(tmp_path / "m.sqlite3")}
     assert _run(["db", "migrate"], tmp_path, env).returncode == 0

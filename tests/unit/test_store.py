@@ -1,17 +1,30 @@
 import sqlite3
 
+import asyncpg
 import pytest
 
 from db import packs
 from db.store import Store, StoreError, load_migrations
 from tests.conftest import NOW
 
+INTEGRITY_ERRORS = (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError)
+
 
 def test_migrations_are_numbered_without_gaps():
     migrations = load_migrations()
     assert [m.version for m in migrations] == list(range(1, len(migrations) + 1))
+    # Every migration has its PostgreSQL dialect, with the same number and name.
+    assert [m.name for m in load_migrations("postgresql")] == [m.name for m in migrations]
 
 
+async def test_a_fresh_store_is_at_the_latest_version_and_checks_ok(tmp_path):
+    async with Store.open(tmp_path / "fresh.sqlite3") as store:
+        assert await store.version() == load_migrations()[-1].version
+        result = await store.check()
+        assert result.ok, result.problems
+
+
+@pytest.mark.sqlite_only
 async def test_empty_database_migrates_to_latest(tmp_path):
     path = tmp_path / "fresh.sqlite3"
     async with Store.open(path) as store:
@@ -30,9 +43,10 @@ async def test_existing_database_keeps_its_data_when_reopened(tmp_path, john_wic
     async with Store.open(path) as store:
         start, end = await store.migrate()
         assert start == end
-        assert (await store.fetchone("SELECT count(*) FROM titles"))[0] == 11
+        assert (await store.fetchone("SELECT count(*) FROM titles"))[0] == len(john_wick_pack["titles"])
 
 
+@pytest.mark.sqlite_only
 async def test_partially_migrated_database_is_brought_forward(tmp_path):
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
@@ -42,6 +56,7 @@ async def test_partially_migrated_database_is_brought_forward(tmp_path):
         assert await store.version() == load_migrations()[-1].version
 
 
+@pytest.mark.sqlite_only
 async def test_newer_database_is_refused(tmp_path):
     path = tmp_path / "future.sqlite3"
     conn = sqlite3.connect(path)
@@ -53,13 +68,14 @@ async def test_newer_database_is_refused(tmp_path):
 
 
 async def test_failed_write_rolls_back(store):
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         async with store.transaction() as conn:
             await conn.execute("INSERT INTO meta (key, value) VALUES ('a', '1')")
             await conn.execute("INSERT INTO meta (key, value) VALUES ('a', '2')")
     assert await store.get_meta("a") is None
 
 
+@pytest.mark.sqlite_only
 async def test_online_backup_of_a_live_database(loaded, tmp_path):
     target = tmp_path / "backup.sqlite3"
     await loaded.backup(target)
