@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 WRITE_LOCK = 0x4D61727175  # "Marqu": the advisory lock every write transaction holds
 MIGRATE_LOCK = WRITE_LOCK + 1
 POOL_SIZE = 4
+RECONNECT_TRIES = 20  # about 30 s of waiting in all
+# What a server restart looks like to a client: the statement may be repeated on a new connection.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.ConnectionDoesNotExistError, asyncpg.AdminShutdownError, asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionFailureError, ConnectionError, OSError,
+)
 # Tables whose rows have an `id` the query API reads back after an INSERT (SQLite's lastrowid).
 _ID_TABLES = frozenset({
     "packs", "sources", "franchises", "titles", "title_aliases", "people", "person_aliases", "releases",
@@ -47,11 +53,15 @@ _JSON_EACH = re.compile(r"SELECT\s+value\s+FROM\s+json_each\(\s*(\$\d+)\s*\)", r
 
 
 def _safe_url(url: str) -> str:
-    """The URL without its password, for messages."""
+    """The URL without its password, for messages (StoreError when it is not a URL at all)."""
     parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise StoreError("MARQUEE_DATABASE is not a valid PostgreSQL URL: write it as "
+                         "postgresql://USER:PASSWORD@HOST:PORT/DATABASE") from None
     host = parts.hostname or "localhost"
     user = f"{parts.username}@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{user}{host}{port}{parts.path}"
 
 
@@ -195,9 +205,6 @@ class PgStore(Store):
             store = cls(pool, url)
             if migrate:
                 await store.migrate()
-            elif await store.version() == 0:
-                raise StoreError(f"the database in MARQUEE_DATABASE ({shown}) has no Marquee schema: run "
-                                 "`marquee db migrate`")
             yield store
         finally:
             await pool.close()
@@ -207,19 +214,70 @@ class PgStore(Store):
     @asynccontextmanager  # type: ignore[override]
     async def transaction(self, *, catalog: bool = True) -> AsyncIterator[_Connection]:
         """One writer at a time, across every process (the advisory lock), all or nothing."""
-        async with self._write_lock, self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
-            yield _Connection(conn)
-            if catalog:
-                with contextlib.suppress(asyncpg.UndefinedTableError):
-                    async with conn.transaction():  # a savepoint: before migration 0001 there is no meta
-                        await conn.execute(translate(BUMP_CATALOG_VERSION)[0])
+        async with self._write_lock:
+            for attempt in range(RECONNECT_TRIES):
+                conn = await self._acquire()
+                tx = conn.transaction()
+                try:
+                    await tx.start()
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                    break
+                except CONNECTION_LOST as exc:  # nothing done yet: safe to try again on a new connection
+                    await self.pool.release(conn)
+                    await self._reconnect_wait(attempt, exc)
+                except BaseException:  # cancelled while starting: give the connection back, or close() hangs
+                    with contextlib.suppress(*CONNECTION_LOST, asyncpg.InterfaceError):
+                        await asyncio.shield(tx.rollback())
+                    await asyncio.shield(self.pool.release(conn))
+                    raise
+            else:  # pragma: no cover - _reconnect_wait raises on the last attempt
+                raise StoreError("the PostgreSQL server did not come back")
+            try:
+                yield _Connection(conn)
+                if catalog:
+                    with contextlib.suppress(asyncpg.UndefinedTableError):
+                        async with conn.transaction():  # a savepoint: before migration 0001 there is no meta
+                            await conn.execute(translate(BUMP_CATALOG_VERSION)[0])
+            except BaseException:
+                with contextlib.suppress(*CONNECTION_LOST, asyncpg.InterfaceError):
+                    await asyncio.shield(tx.rollback())
+                await asyncio.shield(self.pool.release(conn))
+                raise
+            else:
+                try:
+                    await tx.commit()
+                finally:
+                    await asyncio.shield(self.pool.release(conn))
         if catalog:
             self.generation += 1
 
+    async def _acquire(self) -> asyncpg.Connection:
+        for attempt in range(RECONNECT_TRIES):
+            try:
+                return await self.pool.acquire()
+            except CONNECTION_LOST as exc:
+                await self._reconnect_wait(attempt, exc)
+        raise StoreError("the PostgreSQL server did not come back")  # pragma: no cover
+
+    async def _reconnect_wait(self, attempt: int, exc: BaseException) -> None:
+        """The server went away (a restart, a failover): wait and try again, for about half a minute."""
+        if isinstance(exc, TimeoutError):  # a statement that took too long (an OSError too): not a lost server
+            raise exc
+        if attempt + 1 >= RECONNECT_TRIES:
+            raise StoreError(f"lost the PostgreSQL server in MARQUEE_DATABASE ({self.path}): {exc}") from None
+        if attempt == 0:
+            log.warning("lost the connection to PostgreSQL (%s); reconnecting", type(exc).__name__)
+        await asyncio.sleep(min(0.1 * 2 ** attempt, 2.0))
+
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[asyncpg.Record]:
         text, names = translate(sql)
-        return list(await self.pool.fetch(text, *_args(names, params)))
+        args = _args(names, params)
+        for attempt in range(RECONNECT_TRIES):
+            try:
+                return list(await self.pool.fetch(text, *args))
+            except CONNECTION_LOST as exc:  # a read is always safe to repeat
+                await self._reconnect_wait(attempt, exc)
+        raise StoreError("the PostgreSQL server did not come back")  # pragma: no cover
 
     async def fetchone(self, sql: str, params: tuple | dict = ()) -> asyncpg.Record | None:
         rows = await self.fetchall(sql, params)

@@ -71,8 +71,20 @@ class ThrowawayPostgres:
                   "--locale=C")
         options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        # Trust on the loopback for the tests' own user; one user that must give its password (the
+        # wrong-password test).
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\nhost all secured 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.1/32 trust\n")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"), "-w", "start")
+        _in_thread(self._admin("CREATE ROLE secured LOGIN PASSWORD 'right-password'"))
         return self
+
+    async def _admin(self, sql: str) -> None:
+        conn = await asyncpg.connect(self.url())
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
