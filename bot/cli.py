@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         what.add_argument(f"--{kind}", type=_tmdb_id, metavar="ID", help=f"a TMDB {kind} id (see search-tmdb)")
     tmdb.add_argument("--franchise", type=_slug, metavar="SLUG",
                       help="the franchise the titles go into (default: from the collection's or title's name)")
+    copy = dbsub.add_parser("copy", help="copy every row of this SQLite store into an empty PostgreSQL database")
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://USER:PASSWORD@HOST:PORT/DATABASE")
     dbsub.add_parser("refresh-tmdb", help="rebuild every TMDB import from TMDB now (moved dates announced)")
     play = sub.add_parser("playground", help="try the bot on a local Discord-compatible server, no token needed")
     play.add_argument("--database", type=Path, help="use this SQLite file instead of a temporary one")
@@ -192,6 +194,8 @@ async def _db(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{settings.database}: schema version {result.version} of {result.latest}: "
                   + ("ok" if result.ok else "NOT OK"))
             return 0 if result.ok else 1
+        if action == "copy":
+            return await _copy(store, args.to)
         if action == "backup":
             await store.backup(args.path)
             print(f"backed up {settings.database} to {args.path}")
@@ -280,3 +284,20 @@ def _print_moves(moves: Sequence[Any]) -> None:
     for moved in moves:
         print(f"  release moved: {moved.title_slug} {moved.region} {moved.medium}: "
               f"{moved.old.date or 'TBA'} -> {moved.new.date or 'TBA'}")
+
+
+async def _copy(store: Store, url: str) -> int:
+    from db.copy import copy_store
+    from db.store import is_postgres_url
+
+    if not is_postgres_url(url):
+        print("marquee: --to must be a postgresql:// URL (the database to copy into)", file=sys.stderr)
+        return 2
+    async with Store.open(url) as target:
+        copied = await copy_store(store, target)
+        where = target.path  # the URL without its password
+    print(f"copied {sum(copied.values()):,} rows to {where}, every table's count checked:")
+    for table, n in copied.items():
+        print(f"  {table:<20} {n:>9,}")
+    print(f"now set MARQUEE_DATABASE={where} (with its password) and start the bot")
+    return 0

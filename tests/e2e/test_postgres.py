@@ -125,3 +125,41 @@ async def test_the_store_gives_up_clearly_when_the_server_stays_away(tmp_path, m
     with pytest.raises(StoreError, match="cannot connect to MARQUEE_DATABASE"):
         async with Store.open(f"postgresql://postgres@127.0.0.1:{closed}/postgres"):
             pass
+
+
+async def test_copy_moves_every_row_of_a_sqlite_store_to_postgresql(tmp_path):
+    import datetime as dt
+
+    from db import copy, edits
+    from db.store import SqliteStore
+
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    source_path = tmp_path / "small.sqlite3"
+    async with SqliteStore.connect(source_path) as source:
+        await packs.load_builtin_packs(source, now=now)
+        editor = edits.Editor(source, 42, 7, now)
+        await editor.set_settings(timezone="Europe/London", region="GB")
+        slug = await editor.add_title(name="Fan Cut", kind="film", franchise="Fan Works")
+        from db import queries
+
+        title = await queries.get_title(source, slug, 42)
+        await editor.set_release(title, region="GB", medium="theatrical", date=dt.date(2027, 3, 1))
+        await editor.set_release(title, region="GB", medium="theatrical", date=dt.date(2027, 4, 1))
+        expected = await copy.counts(source)
+        exported = await packs.export_server(source, 42, "Fans")
+    assert expected["release_moves"] == 1 and expected["audit_log"] >= 3
+
+    url = stores.database(tmp_path / "target.sqlite3")
+    env_db = str(source_path)
+    code, out, err = await marquee(tmp_path, "db", "copy", "--to", url, database=env_db)
+    assert code == 0, err
+    assert out.startswith(f"copied {sum(expected.values()):,} rows to ") and "count checked" in out
+    async with Store.open(url) as target:
+        assert await copy.counts(target) == expected
+        assert await packs.export_server(target, 42, "Fans") == exported
+        editor = edits.Editor(target, 42, 7, now)  # new rows are numbered after the copied ones
+        assert await editor.add_title(name="Second Cut", kind="film", franchise="Fan Works") == "second-cut"
+    code, _, err = await marquee(tmp_path, "db", "copy", "--to", url, database=env_db)
+    assert code == 2 and "already holds Marquee data" in err
+    code, _, err = await marquee(tmp_path, "db", "copy", "--to", str(tmp_path / "x.sqlite3"), database=env_db)
+    assert code == 2 and "postgresql:// URL" in err
