@@ -27,7 +27,7 @@ from aiohttp import web
 from ._http import API_PREFIX, HttpMixin, RequestContext
 from ._messages import MessagesMixin
 from ._users import CommandUnavailable, GuildUnavailable, UsersMixin
-from .gateway import GatewayServer, GatewaySession
+from .gateway import GatewayServer, GatewaySession, Identify, shard_for
 from .interactions import (
     InteractionEndpoints,
     InteractionResult,
@@ -137,6 +137,10 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
         self._invalid_at: deque[float] = deque()
         self._banned_until: float | None = None
         self.allowed_privileged_intents = (1 << 1) | (1 << 8) | (1 << 15)
+        # sharding: GET /gateway/bot's "shards" and "max_concurrency"; fewer shards than required: 4011
+        self.recommended_shards = 1
+        self.max_concurrency = 1
+        self.required_shards = 1
         self.application_flags = (
             (1 << 13) | (1 << 15) | (1 << 19) | (1 << 23)
         )  # *_LIMITED intents + commands badge
@@ -513,6 +517,33 @@ class LoopbackDiscord(HttpMixin, MessagesMixin, UsersMixin):
     @property
     def identify_count(self) -> int:
         return self.gateway.identify_count
+
+    @property
+    def identifies(self) -> list[Identify]:
+        """Every IDENTIFY that passed the token, intents and shard checks, oldest first:
+        ``(at, shard_id, num_shards, session)`` with ``at`` from ``time.monotonic()``; ``shard_id`` and
+        ``num_shards`` None for an IDENTIFY without ``shard``; ``session`` None when it was refused (op 9)
+        for breaking the identify rate limit."""
+        return list(self.gateway.identifies)
+
+    @property
+    def identify_violations(self) -> int:
+        """IDENTIFYs refused with op 9 because their rate-limit key (``shard_id % max_concurrency``)
+        had already started a session in the last 5 seconds."""
+        return self.gateway.identify_violations
+
+    def shard_of(self, guild: Guild | int, num_shards: int | None = None) -> int:
+        """The shard that gets ``guild``'s events: ``(guild_id >> 22) % num_shards``. Without
+        ``num_shards``, the one the live sharded sessions use (``recommended_shards`` if none is sharded);
+        ``ValueError`` if they use several."""
+        if num_shards is None:
+            counts = {s.shard[1] for s in self.gateway.active_sessions() if s.shard is not None}
+            if len(counts) > 1:
+                raise ValueError(f"sessions use different shard counts {sorted(counts)}: pass num_shards=")
+            num_shards = counts.pop() if counts else self.recommended_shards
+        if num_shards < 1:
+            raise ValueError("num_shards must be 1 or more")
+        return shard_for(_id(guild), num_shards)
 
     @property
     def resume_count(self) -> int:

@@ -5,6 +5,14 @@ As on Discord, a second IDENTIFY for the same shard does not end the first sessi
 gets every event of its shard (a session without a connection buffers them for its RESUME). A session
 ends when the client closes with 1000 or 1001, or after op 9 with ``d: false``.
 
+Sharding (``developers/events/gateway.mdx`` in discord-api-docs, "Sharding" and "Max Concurrency"): an
+IDENTIFY with ``shard: [shard_id, num_shards]`` gets the guilds with ``(guild_id >> 22) % num_shards ==
+shard_id`` and their events; events without a guild go to shard 0. A bad pair closes with 4010, too few
+shards for ``dc.required_shards`` with 4011. Each rate-limit key (``shard_id % max_concurrency``) starts one
+session per 5 seconds; an IDENTIFY beyond that is answered with op 9 INVALID_SESSION (``d: false``) and no
+session starts. IDENTIFYs without ``shard`` are recorded but exempt from that limit (the loopback's
+leniency, so that tests of two unsharded processes keep their timing).
+
 Frames are plain JSON TEXT frames: discord.py asks for ``compress=zlib-stream`` but only ever
 decompresses BINARY frames, so TEXT frames are read as they are.
 """
@@ -16,8 +24,9 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import aiohttp
 from aiohttp import web
@@ -60,6 +69,25 @@ _EVENT_INTENTS: dict[str, int] = {
 }
 
 BUFFER_SIZE = 5000
+
+IDENTIFY_WINDOW = 5.0  # seconds: each rate-limit key starts one session per window ("per 5 seconds")
+SESSION_START_WINDOW = 86_400.0  # seconds: 1000 session starts per day (on Discord's clock, dc.now())
+
+
+def shard_for(guild_id: int, num_shards: int) -> int:
+    """Discord's sharding formula: ``shard_id = (guild_id >> 22) % num_shards``."""
+    return (guild_id >> 22) % max(num_shards, 1)
+
+
+class Identify(NamedTuple):
+    """One IDENTIFY that passed the token, intents and shard checks. ``at`` is ``time.monotonic()``;
+    ``shard_id`` and ``num_shards`` are None when it sent no ``shard``; ``session`` is None when it was
+    refused for breaking the identify rate limit."""
+
+    at: float
+    shard_id: int | None
+    num_shards: int | None
+    session: GatewaySession | None
 
 
 class GatewayConnection:
@@ -137,8 +165,8 @@ class GatewaySession:
             return True
         shard_id, count = self.shard
         if guild_id is None:
-            return shard_id == 0
-        return (guild_id >> 22) % max(count, 1) == shard_id
+            return shard_id == 0  # DMs and other events without a guild go to the first shard only
+        return shard_for(guild_id, count) == shard_id
 
     def wants(self, event: str, *, guild_id: int | None, self_member_event: bool = False) -> bool:
         if not self.valid:
@@ -172,11 +200,46 @@ class GatewayServer:
         self.sessions: dict[str, GatewaySession] = {}
         self.identify_count = 0
         self.resume_count = 0
+        self.identifies: list[Identify] = []
+        self.identify_violations = 0
+        self._session_starts: deque[float] = deque()  # dc.now() of each session start, for session_start_limit
         self.ready_event = asyncio.Event()
 
     # ------------------------------------------------------------------ helpers
     def active_sessions(self) -> list[GatewaySession]:
         return [s for s in self.sessions.values() if s.valid]
+
+    def _prune_session_starts(self) -> None:
+        horizon = self.dc.now() - SESSION_START_WINDOW
+        while self._session_starts and self._session_starts[0] <= horizon:
+            self._session_starts.popleft()
+
+    def session_start_limit(self) -> dict[str, int]:
+        """The ``session_start_limit`` object of GET /gateway/bot: 1000 session starts a day."""
+        self._prune_session_starts()
+        total = 1000
+        if self._session_starts:
+            reset_after = self._session_starts[0] + SESSION_START_WINDOW - self.dc.now()
+        else:
+            reset_after = SESSION_START_WINDOW
+        return {
+            "total": total,
+            "remaining": max(total - len(self._session_starts), 0),
+            "reset_after": max(int(reset_after * 1000), 0),
+            "max_concurrency": self.dc.max_concurrency,
+        }
+
+    def _identify_allowed(self, shard_id: int, now: float) -> bool:
+        """Discord's max_concurrency: one session start per rate-limit key (shard_id % max_concurrency)
+        per 5 seconds, so at most max_concurrency starts in any 5 seconds."""
+        concurrency = max(int(self.dc.max_concurrency), 1)
+        key = shard_id % concurrency
+        for rec in reversed(self.identifies):
+            if now - rec.at >= IDENTIFY_WINDOW:
+                break
+            if rec.session is not None and rec.shard_id is not None and rec.shard_id % concurrency == key:
+                return False
+        return True
 
     def guild_create_payload(self, session: GatewaySession, guild: Guild) -> dict[str, Any]:
         members = None
@@ -262,12 +325,37 @@ class GatewayServer:
             await conn.close(4014, "Disallowed intent(s).", flush=False)
             return
         shard = d.get("shard")
-        shard_t = (int(shard[0]), int(shard[1])) if shard else None
-        if shard_t is not None and not 0 <= shard_t[0] < shard_t[1]:
-            await conn.close(4010, "Invalid shard.", flush=False)
+        shard_t: tuple[int, int] | None = None
+        if shard is not None:
+            pair = shard if isinstance(shard, list) and len(shard) == 2 else None
+            if pair is None or not all(isinstance(x, int) and not isinstance(x, bool) for x in pair):
+                await conn.close(4010, "Invalid shard.", flush=False)
+                return
+            shard_id, num_shards = pair
+            if num_shards < 1 or not 0 <= shard_id < num_shards:
+                await conn.close(4010, "Invalid shard.", flush=False)
+                return
+            shard_t = (shard_id, num_shards)
+        if (shard_t[1] if shard_t is not None else 1) < dc.required_shards:
+            await conn.close(4011, "Sharding required.", flush=False)
+            return
+        now = time.monotonic()
+        if shard_t is not None and not self._identify_allowed(shard_t[0], now):
+            # gateway.mdx, "Identifying": "If your app exceeds this limit, Discord will respond with a
+            # Invalid Session (opcode 9) event." No session starts; discord.py closes, waits 5 s, retries.
+            self.identifies.append(Identify(now, shard_t[0], shard_t[1], None))
+            self.identify_violations += 1
+            _log.warning("loopback: IDENTIFY of shard %s broke the identify rate limit (op 9)", shard_t)
+            conn.send({"op": 9, "s": None, "t": None, "d": False})
+            await conn.flush()
+            dc._notify()
             return
         self.identify_count += 1
         session = GatewaySession(dc, intents, shard_t)
+        self.identifies.append(
+            Identify(now, shard_t[0] if shard_t else None, shard_t[1] if shard_t else None, session)
+        )
+        self._session_starts.append(dc.now())
         # Discord keeps earlier sessions of the same shard: both get every event ("the bot answers twice")
         self.sessions[session.id] = session
         session.conn = conn
@@ -345,8 +433,8 @@ class GatewayServer:
             user_ids = [user_ids]
         for gid in gid_list:
             guild = self.dc._guilds.get(int(gid))
-            if guild is None:
-                continue
+            if guild is None or not session.covers(guild.id):
+                continue  # Discord answers only for guilds on the session's shard
             members = list(guild.members.values())
             not_found: list[str] = []
             if user_ids:

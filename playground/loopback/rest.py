@@ -86,15 +86,11 @@ class RestApi:
         return 200, {"url": self.dc.gateway_url}
 
     async def get_gateway_bot(self, ctx: RequestContext) -> Result:
+        # gateway.mdx, "Get Gateway Bot": the recommended shards and the session start limit
         return 200, {
             "url": self.dc.gateway_url,
-            "shards": 1,
-            "session_start_limit": {
-                "total": 1000,
-                "remaining": 999,
-                "reset_after": 86_400_000,
-                "max_concurrency": 1,
-            },
+            "shards": self.dc.recommended_shards,
+            "session_start_limit": self.dc.gateway.session_start_limit(),
         }
 
     async def get_me(self, ctx: RequestContext) -> Result:
