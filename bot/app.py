@@ -22,9 +22,10 @@ from bot.countdown_service import CountdownService
 from bot.readcache import ReadCache
 from bot.scheduler import Scheduler
 from bot.settings import Settings
+from bot.shards import ShardScope
 from bot.tmdb import RefreshResult, TMDBService
 from bot.tree import MarqueeTree
-from db import queries
+from db import leases, queries
 from db import tmdb as tmdb_links
 from db.models import GuildSettings
 from db.store import Store
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.catalog", "cogs.people", "cogs.help", "cogs.admin", "cogs.reminders")
 COMMAND_HASH_KEY = "commands.global.sha256"
+IDENTIFY_WINDOW = dt.timedelta(seconds=5.2)  # Discord's 5 s per identify bucket, and a little margin
 
 
 def configure_endpoints(settings: Settings) -> Callable[[], None]:
@@ -57,12 +59,17 @@ def intents() -> discord.Intents:
     return wanted
 
 
-class Marquee(commands.Bot):
+class Marquee(commands.AutoShardedBot):
+    """An auto-sharded bot: the shards MARQUEE_SHARD_IDS of MARQUEE_SHARD_COUNT, or every shard Discord
+    recommends. It posts countdowns for the servers of its own shards."""
+
     def __init__(self, *, settings: Settings, store: Store, clock: Clock,
                  extensions: tuple[str, ...] = EXTENSIONS, sync_commands: bool = True,
                  guild_ready_timeout: float = 2.0) -> None:
         budget = RequestBudget()
         super().__init__(
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
             http_trace=budget.trace_config(),
             guild_ready_timeout=guild_ready_timeout,
             command_prefix=commands.when_mentioned,
@@ -85,7 +92,8 @@ class Marquee(commands.Bot):
             store=store, clock=clock, client=self, reads=self.reads, settings_of=self.guild_settings, budget=budget,
             lease_ttl=dt.timedelta(seconds=settings.lease_seconds),
             nonce_window=dt.timedelta(seconds=settings.nonce_window_seconds),
-            send_timeout=min(10.0, settings.nonce_window_seconds / 4))
+            send_timeout=min(10.0, settings.nonce_window_seconds / 4),
+            shards=ShardScope.of(settings.shard_count, settings.shard_ids))
         self.countdowns = CountdownService(store=store, clock=clock, reads=self.reads,
                                            settings_of=self.guild_settings, scheduler=self.scheduler)
         self.tmdb: TMDBService | None = None
@@ -93,6 +101,8 @@ class Marquee(commands.Bot):
             self.tmdb = TMDBService(store=store, clock=clock, base_url=settings.tmdb_api_url,
                                     token=settings.tmdb_token, daily_cap=settings.tmdb_daily_cap)
         self._tmdb_task: asyncio.Task[None] | None = None
+        self._max_concurrency: int | None = None
+        self._identifies = 0
 
     def guild_settings(self, guild_id: int | None) -> GuildSettings:
         """A server's settings, from memory (loaded at start-up, updated by /settings)."""
@@ -106,6 +116,23 @@ class Marquee(commands.Bot):
     def guild_timezone(self, guild_id: int | None) -> dt.tzinfo:
         """The time zone "days until" and posting hours are counted in for this server."""
         return zoneinfo.ZoneInfo(self.guild_settings(guild_id).timezone)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Discord lets the bot token IDENTIFY `max_concurrency` shards per 5 seconds per bucket (shard id
+        modulo max_concurrency), whichever process sends them: each IDENTIFY takes its bucket's lease in the
+        store for those 5 seconds, so processes starting at once take turns instead of bursting."""
+        if self._max_concurrency is None:
+            try:
+                self._max_concurrency = max(1, (await self.fetch_session_start_limits()).max_concurrency)
+            except (discord.HTTPException, KeyError, TypeError):
+                self._max_concurrency = 1
+        bucket = (shard_id or 0) % self._max_concurrency
+        self._identifies += 1
+        owner, name = f"{self.scheduler.owner}:identify:{self._identifies}", f"identify:{bucket}"
+        # Another process may hold the bucket: nothing in this one to wait on, so look again shortly. Rate
+        # limits are physical: the wall clock, not the bot's held clock.
+        while not await leases.acquire(self.store, name, owner, dt.datetime.now(dt.UTC), IDENTIFY_WINDOW):  # noqa: ASYNC110
+            await asyncio.sleep(0.25)
 
     async def on_message(self, message: discord.Message) -> None:
         """Slash commands only: no prefix commands, so messages need no processing."""
@@ -156,6 +183,10 @@ class Marquee(commands.Bot):
             await asyncio.sleep(min(max(wait, 1.0), interval))
             wait = interval
             try:
+                # One process refreshes per interval, however many run on this store.
+                if not await leases.acquire(self.store, "tmdb-refresh", self.scheduler.owner, self.clock.now(),
+                                            dt.timedelta(seconds=interval * 0.9)):
+                    continue
                 await self.refresh_tmdb()
             except Exception:
                 log.exception("the TMDB refresh failed; trying again in %.1f minutes", interval / 60)
@@ -168,7 +199,19 @@ class Marquee(commands.Bot):
         return hashlib.sha256(blob.encode()).hexdigest()
 
     async def sync_application_commands(self, *, force: bool = False) -> str:
-        """Dev guilds: copy and sync there every start. Otherwise global, only when the set changed."""
+        """Dev guilds: copy and sync there every start. Otherwise global, only when the set changed. When
+        several processes start at once, one of them syncs (a lease) and the others leave it to it."""
+        if not force and not await leases.acquire(self.store, "command-sync", self.scheduler.owner,
+                                                  self.clock.now(), dt.timedelta(minutes=2)):
+            log.info("another process is syncing the commands")
+            return "elsewhere"
+        try:
+            return await self._sync_application_commands(force=force)
+        finally:
+            if not force:
+                await leases.release(self.store, "command-sync", self.scheduler.owner)
+
+    async def _sync_application_commands(self, *, force: bool = False) -> str:
         if self.settings.dev_guilds:
             for guild_id in self.settings.dev_guilds:
                 guild = discord.Object(guild_id)

@@ -35,6 +35,20 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class OneLineFilter(logging.Filter):
+    """A library's warning about a lost connection (asyncpg's pool while PostgreSQL restarts) as one line: the
+    reason, not a traceback that reads like a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.levelno < logging.ERROR:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def setup_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-8s %(name)s: %(message)s"))
@@ -45,6 +59,8 @@ def setup_logging(settings: Settings) -> None:
     # Third-party debug logs are floods (aiosqlite logs every statement); keep them at INFO or above.
     for noisy in ("discord", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(settings.log_level_number, logging.INFO))
+    logging.getLogger("asyncpg").addFilter(OneLineFilter())
+    logging.getLogger("asyncpg.pool").addFilter(OneLineFilter())
 
 
 def build_parser() -> argparse.ArgumentParser:

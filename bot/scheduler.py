@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -32,6 +33,7 @@ from bot import countdown, delivery, render
 from bot.budget import RequestBudget
 from bot.clock import Clock
 from bot.delivery import Outage, Outcome, Retry, Verdict
+from bot.shards import ShardScope, shard_of
 from db import countdowns, leases
 from db.countdowns import Claim, Delivery, Subscription
 from db.models import GuildSettings, Release
@@ -75,17 +77,31 @@ class Outgoing:
 
 
 class Pacer:
-    """At most `rate` request starts per second of real (loop) time: rate limits are physical."""
+    """At most `rate` request starts per second for the bot token, shared by every process on the store:
+    each process takes slots from one schedule kept in the store (a few at a time), so two processes never
+    spend the same second twice. Rate limits are physical: slots are wall-clock seconds, not the held clock."""
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, store: Store | None = None, batch: int = 4) -> None:
         self.interval = 1.0 / rate
+        self.store = store
+        self.batch = batch
+        self._slots: list[float] = []
         self._next = 0.0
+        self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
+        async with self._lock:
+            if self.store is None:  # one process, nothing to share
+                now = time.time()
+                slot = max(now, self._next)
+                self._next = slot + self.interval
+            else:
+                now = time.time()
+                self._slots = [s for s in self._slots if s >= now - self.interval]  # unused and gone
+                if not self._slots:
+                    start = await leases.claim_slots(self.store, self.batch, self.interval, now)
+                    self._slots = [start + i * self.interval for i in range(self.batch)]
+                slot = self._slots.pop(0)
         if slot > now:
             await asyncio.sleep(slot - now)
 
@@ -99,7 +115,7 @@ class Scheduler:
                  settings_of: Callable[[int], GuildSettings], budget: RequestBudget | None = None,
                  owner: str | None = None, lease_ttl: dt.timedelta = dt.timedelta(seconds=30),
                  nonce_window: dt.timedelta = delivery.SAFE_NONCE_WINDOW, send_timeout: float = 10.0,
-                 posts_per_second: float = POSTS_PER_SECOND) -> None:
+                 posts_per_second: float = POSTS_PER_SECOND, shards: ShardScope | None = None) -> None:
         self.store = store
         self.clock = clock
         self.client = client
@@ -110,14 +126,15 @@ class Scheduler:
         self.lease_ttl = lease_ttl
         self.nonce_window = nonce_window
         self.send_timeout = send_timeout
-        self.pacer = Pacer(posts_per_second)
+        self.pacer = Pacer(posts_per_second, store)
         self.wake_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
         self.passes = 0  # for tests and the benchmark: how often it woke up
         self.sleeping = False  # between passes (tests wait for this after moving the clock)
         self.checked_at: dt.datetime | None = None  # the clock reading of the last "nothing more is due"
-        self.leader = False  # holds the store's dispatcher lease
+        self.scope = shards or ShardScope()  # the servers this process looks after
+        self.held: set[str] = set()  # the dispatcher leases this process holds (one per shard it dispatches)
         self.pass_started: dt.datetime | None = None
         self.outages: dict[int, Outage] = {}
         self._busy: set[int] = set()
@@ -128,6 +145,8 @@ class Scheduler:
     # -- lifecycle --------------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if self._task is None:  # once: another process moved a date or added a countdown: look now
+            self.store.on_change(self.wake)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="marquee-scheduler")
 
@@ -137,10 +156,23 @@ class Scheduler:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self.leader:
+        for name in sorted(self.held):
             with contextlib.suppress(Exception):
-                await leases.release(self.store, leases.DISPATCHER, self.owner)
-            self.leader = False
+                await leases.release(self.store, name, self.owner)
+        self.held.clear()
+
+    @property
+    def leader(self) -> bool:
+        """Whether this process dispatches anything now (holds at least one dispatcher lease)."""
+        return bool(self.held)
+
+    def dispatching(self) -> tuple[int, list[int]]:
+        """(shard count, shard ids) of the servers this process posts for now; (0, []) means every server."""
+        names = self.scope.lease_names()
+        narrowed = self.scope.narrowed({names[name] for name in self.held if name in names})
+        if narrowed is None or narrowed.everything:
+            return 0, []
+        return narrowed.count, list(narrowed.ids)
 
     def wake(self) -> None:
         self.wake_event.set()
@@ -154,7 +186,8 @@ class Scheduler:
                     await self._sleep_until(self.clock.now() + self.lease_ttl / 3)
                     continue
                 await self.run_once()
-                next_due = await countdowns.next_due(self.store, held_guilds=self.held_guilds())
+                next_due = await countdowns.next_due(self.store, held_guilds=self.held_guilds(),
+                                                     shards=self.dispatching())
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -163,23 +196,29 @@ class Scheduler:
             await self._sleep_until(next_due)
 
     async def _hold_lease(self) -> bool:
-        """Take or renew the dispatcher lease; only its holder dispatches. A holder that died on this machine
-        (a crash, then a restart) is taken over at once instead of after the lease runs out."""
-        take_from = None
-        if not self.leader:
-            current = await leases.current(self.store, leases.DISPATCHER)
-            if current is not None and current.owner != self.owner and self._died_here(current.owner):
-                take_from = current.owner
-        held = await leases.acquire(self.store, leases.DISPATCHER, self.owner, self.clock.now(), self.lease_ttl,
-                                    take_from=take_from)
-        if held and not self.leader:
-            log.info("this process now dispatches countdowns (lease %s)", self.owner)
+        """Take or renew the dispatcher leases of this process's shards (one lease when it runs every shard);
+        only a lease's holder dispatches that shard's servers. A holder that died on this machine (a crash,
+        then a restart) is taken over at once instead of after the lease runs out."""
+        before = set(self.held)
+        for name in self.scope.lease_names():
+            take_from = None
+            if name not in self.held:
+                current = await leases.current(self.store, name)
+                if current is not None and current.owner != self.owner and self._died_here(current.owner):
+                    take_from = current.owner
+            if await leases.acquire(self.store, name, self.owner, self.clock.now(), self.lease_ttl,
+                                    take_from=take_from):
+                self.held.add(name)
+            else:
+                self.held.discard(name)
+        if self.held - before:
+            log.info("this process now dispatches countdowns (%s; lease owner %s)",
+                     ", ".join(sorted(self.held - before)), self.owner)
             if self._renewer is None or self._renewer.done():
                 self._renewer = asyncio.create_task(self._renew(), name="marquee-lease")
-        elif not held and self.leader:
-            log.warning("another process took over countdown dispatch")
-        self.leader = held
-        return held
+        if before - self.held:
+            log.warning("another process took over countdown dispatch (%s)", ", ".join(sorted(before - self.held)))
+        return self.leader
 
     def _died_here(self, owner: str) -> bool:
         """Whether a lease owner ('host:pid:token') was a process on this machine that is gone."""
@@ -202,11 +241,12 @@ class Scheduler:
         """Keep the lease while passes run long (a big wave): renew every third of its lifetime."""
         while self.leader:
             await asyncio.sleep(self.lease_ttl.total_seconds() / 3)
-            try:
-                self.leader = await leases.acquire(self.store, leases.DISPATCHER, self.owner, self.clock.now(),
-                                                   self.lease_ttl)
-            except Exception:
-                log.exception("could not renew the dispatcher lease")
+            for name in sorted(self.held):
+                try:
+                    if not await leases.acquire(self.store, name, self.owner, self.clock.now(), self.lease_ttl):
+                        self.held.discard(name)
+                except Exception:
+                    log.exception("could not renew the dispatcher lease %s", name)
         self.wake()
 
     async def _sleep_until(self, instant: dt.datetime | None) -> None:
@@ -256,7 +296,8 @@ class Scheduler:
             held = self.held_guilds()
             for guild_id in held:
                 self.outages.setdefault(guild_id, Outage(now))
-            due = await countdowns.runnable(self.store, now, CHUNK, held_guilds=held, busy=self._busy)
+            due = await countdowns.runnable(self.store, now, CHUNK, held_guilds=held, busy=self._busy,
+                                            shards=self.dispatching())
             if not due:
                 break
             if len(due) == CHUNK:  # keep a destination's rows together: the last one may be cut off
@@ -570,16 +611,25 @@ class Scheduler:
     # -- moves ------------------------------------------------------------------------------------------
 
     async def _handle_moves(self) -> None:
-        for move in await countdowns.unseen_moves(self.store):
+        """Each dispatcher lease reads the moves with its own cursor, for its own shard's servers."""
+        names = self.scope.lease_names()
+        for name in sorted(self.held):
+            await self._handle_moves_for(name, names.get(name))
+
+    async def _handle_moves_for(self, lease: str, shard: int | None) -> None:
+        cursor = countdowns.MOVES_SEEN if shard is None else f"{countdowns.MOVES_SEEN}:{lease}"
+        for move in await countdowns.unseen_moves(self.store, cursor):
             for sub in await countdowns.subscriptions_for(self.store, move.title_id,
                                                           move.guild_id if move.guild_id else None):
                 if (sub.region, sub.medium) != (move.region, move.medium):
                     continue
+                if shard is not None and shard_of(sub.guild_id, self.scope.count) != shard:
+                    continue  # another shard's server: its dispatcher re-plans it
                 release = await self._release(sub)
                 if release is None or release.id != move.release_id:
                     continue  # this server follows its own row for that release, which did not move
                 await self.replan(sub, release, notice=countdowns.DeliveryKey.move(move.id))
-            await countdowns.mark_moves_seen(self.store, move.id)
+            await countdowns.mark_moves_seen(self.store, move.id, cursor)
 
     async def replan(self, sub: Subscription, release: Release, *,
                      notice: countdowns.DeliveryKey | None = None) -> None:

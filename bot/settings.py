@@ -50,6 +50,9 @@ class Settings:
     tmdb_api_url: str = TMDB_API_URL
     tmdb_refresh_minutes: float = 720.0
     tmdb_daily_cap: int = 500  # TMDB requests one server's admins may cause per UTC day
+    # Sharding: None, None = every shard Discord recommends, in this process.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +91,7 @@ class Settings:
                           10_080.0, "a number of minutes (0 turns the refresh off)")
         cap = _number(get("MARQUEE_TMDB_DAILY_CAP"), "MARQUEE_TMDB_DAILY_CAP", 500, 1, 100_000,
                       "a whole number of requests")
+        shard_count, shard_ids = _shards(get("MARQUEE_SHARD_COUNT"), get("MARQUEE_SHARD_IDS"))
         tmdb_token = get("MARQUEE_TMDB_TOKEN")
         if tmdb_token is not None and (any(ch.isspace() for ch in tmdb_token)
                                        or tmdb_token.lower().startswith("bearer")):
@@ -109,6 +113,8 @@ class Settings:
             tmdb_api_url=urls["MARQUEE_TMDB_API_URL"],
             tmdb_refresh_minutes=refresh,
             tmdb_daily_cap=int(cap),
+            shard_count=shard_count,
+            shard_ids=shard_ids,
         )
 
     def require_token(self) -> str:
@@ -129,6 +135,29 @@ class Settings:
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
+
+
+def _shards(count: str | None, ids: str | None) -> tuple[int | None, tuple[int, ...] | None]:
+    """MARQUEE_SHARD_COUNT and MARQUEE_SHARD_IDS ('0,1', '0-3', '0-3,8')."""
+    if count is None:
+        if ids is not None:
+            raise SettingsError("MARQUEE_SHARD_IDS needs MARQUEE_SHARD_COUNT (how many shards the whole bot runs)")
+        return None, None
+    if not count.isdigit() or not 1 <= int(count) <= 100_000:
+        raise SettingsError(f"MARQUEE_SHARD_COUNT must be a whole number of shards (1 or more), not {count[:40]!r}")
+    total = int(count)
+    if ids is None:
+        return total, tuple(range(total))
+    chosen: list[int] = []
+    for part in ids.replace(" ", "").split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()) or (high and int(high) < int(low)):
+            raise SettingsError(f"MARQUEE_SHARD_IDS must list shard ids like 0,1 or 0-3, not {ids[:40]!r}")
+        chosen.extend(range(int(low), int(high or low) + 1))
+    if not chosen or max(chosen) >= total or len(set(chosen)) != len(chosen):
+        raise SettingsError(f"MARQUEE_SHARD_IDS must name distinct shards from 0 to {total - 1} "
+                            f"(MARQUEE_SHARD_COUNT is {total}), not {ids[:40]!r}")
+    return total, tuple(sorted(chosen))
 
 
 def _number(raw: str | None, name: str, default: float, low: float, high: float, what: str) -> float:

@@ -246,32 +246,44 @@ async def replan(store: Store, sub: Subscription, release_id: int, planned: Sequ
 
 # -- the dispatcher's queries -----------------------------------------------------------------------------
 
+# The servers of the shards this process dispatches (:shard_count 0: every server).
+_IN_SHARDS = ("(:shard_count = 0 OR ((s.guild_id >> 22) % :shard_count) IN "
+              "(SELECT value FROM json_each(:shard_ids)))")
 _RUNNABLE = ("s.paused_reason IS NULL AND ((d.state = 'pending' AND d.due_at <= :now) OR "
              "(d.state = 'claimed' AND ifnull(d.retry_at, '') <= :now)) "
              "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) "
-             "AND d.id NOT IN (SELECT value FROM json_each(:busy))")
+             f"AND d.id NOT IN (SELECT value FROM json_each(:busy)) AND {_IN_SHARDS}")
+
+
+def _shard_params(shards: tuple[int, Iterable[int]]) -> dict[str, Any]:
+    count, ids = shards
+    return {"shard_count": int(count), "shard_ids": _json_ids(ids)}
 
 
 def _json_ids(ids: Iterable[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
-async def next_due(store: Store, *, held_guilds: Iterable[int] = ()) -> dt.datetime | None:
+async def next_due(store: Store, *, held_guilds: Iterable[int] = (),
+                   shards: tuple[int, Iterable[int]] = (0, ())) -> dt.datetime | None:
     """The earliest instant anything could be sent (uses the (state, due_at) index). Channel posts of
-    `held_guilds` (servers in a Discord outage) wait, so they do not count."""
+    `held_guilds` (servers in a Discord outage) wait, so they do not count; `shards` (count, ids): only the
+    servers of those shards (count 0: every server)."""
     held = _json_ids(held_guilds)
     row = await store.fetchone(
         "SELECT min(t) FROM (SELECT min(d.due_at) AS t FROM deliveries d JOIN subscriptions s "
         "ON s.id = d.subscription_id WHERE d.state = 'pending' AND s.paused_reason IS NULL "
-        "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) UNION ALL "
+        f"AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) AND {_IN_SHARDS} "
+        "UNION ALL "
         "SELECT min(ifnull(d.retry_at, d.due_at)) FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
         "WHERE d.state = 'claimed' AND s.paused_reason IS NULL "
-        "AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held)))) AS due", {"held": held})
+        f"AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) AND {_IN_SHARDS}"
+        ") AS due", {"held": held, **_shard_params(shards)})
     return parse(row[0]) if row and row[0] else None
 
 
 async def runnable(store: Store, now: dt.datetime, limit: int = 500, *, held_guilds: Iterable[int] = (),
-                   busy: Iterable[int] = ()) -> list[Delivery]:
+                   busy: Iterable[int] = (), shards: tuple[int, Iterable[int]] = (0, ())) -> list[Delivery]:
     """Deliveries due by `now`, soonest first: pending ones, and claimed ones whose retry is due. Channel
     posts of `held_guilds` wait for the server to come back; `busy` ids are being sent right now."""
     rows = await store.fetchall(
@@ -279,7 +291,8 @@ async def runnable(store: Store, now: dt.datetime, limit: int = 500, *, held_gui
         "JOIN subscriptions s ON s.id = d.subscription_id JOIN titles t ON t.id = s.title_id "
         "LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = s.guild_id "
         f"WHERE {_RUNNABLE} ORDER BY d.due_at, d.id LIMIT :limit",
-        {"now": iso(now), "limit": limit, "held": _json_ids(held_guilds), "busy": _json_ids(busy)})
+        {"now": iso(now), "limit": limit, "held": _json_ids(held_guilds), "busy": _json_ids(busy),
+         **_shard_params(shards)})
     out = []
     for r in rows:
         sub = Subscription(
@@ -428,8 +441,13 @@ def move_value(date: str | None, time: str | None, tz: str | None) -> models.Rel
                                time=dt.time.fromisoformat(time) if time else None, timezone=tz)
 
 
-async def unseen_moves(store: Store) -> list[Move]:
-    seen = int(await store.get_meta("scheduler.moves_seen") or 0)
+MOVES_SEEN = "scheduler.moves_seen"
+
+
+async def unseen_moves(store: Store, cursor: str = MOVES_SEEN) -> list[Move]:
+    """The moves after this dispatcher's cursor. A shard's new cursor starts where the one-process
+    dispatcher's had got to (so going from one process to shards replays nothing)."""
+    seen = int(await store.get_meta(cursor) or await store.get_meta(MOVES_SEEN) or 0)
     rows = await store.fetchall(
         "SELECT m.*, r.title_id, r.region, r.medium FROM release_moves m JOIN releases r ON r.id = m.release_id "
         "WHERE m.id > ? ORDER BY m.id", (seen,))
@@ -444,8 +462,8 @@ async def moved_from(store: Store, move_id: int) -> models.ReleaseValue | None:
     return move_value(row["old_date"], row["old_time"], row["old_tz"]) if row else None
 
 
-async def mark_moves_seen(store: Store, move_id: int) -> None:
-    await store.set_meta("scheduler.moves_seen", str(move_id))
+async def mark_moves_seen(store: Store, move_id: int, cursor: str = MOVES_SEEN) -> None:
+    await store.set_meta(cursor, str(move_id))
 
 
 # -- what became of each post ---------------------------------------------------------------------------------

@@ -48,3 +48,18 @@ async def release(store: Store, name: str, owner: str) -> None:
 async def current(store: Store, name: str) -> Lease | None:
     row = await store.fetchone("SELECT name, owner, expires_at FROM leases WHERE name = ?", (name,))
     return Lease(row["name"], row["owner"], dt.datetime.fromisoformat(row["expires_at"])) if row else None
+
+
+PACER = "pacer.next"  # meta: the wall-clock second (epoch) of the next free request slot of the bot token
+
+
+async def claim_slots(store: Store, count: int, interval: float, now: float) -> float:
+    """Take the next `count` request slots of the bot's shared budget (one every `interval` seconds, across
+    every process on this store). Returns when the first one starts (epoch seconds, wall clock)."""
+    async with store.transaction(catalog=False) as conn:
+        async with conn.execute("SELECT value FROM meta WHERE key = ?", (PACER,)) as cur:
+            row = await cur.fetchone()
+        start = max(float(row[0]) if row else 0.0, now)
+        await conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET "
+                           "value = excluded.value", (PACER, repr(start + count * interval)))
+    return start

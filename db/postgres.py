@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 WRITE_LOCK = 0x4D61727175  # "Marqu": the advisory lock every write transaction holds
 MIGRATE_LOCK = WRITE_LOCK + 1
+CHANNEL = "marquee"  # LISTEN/NOTIFY: a catalog change (a moved date, a new subscription) in another process
 POOL_SIZE = 4
 RECONNECT_TRIES = 20  # about 30 s of waiting in all
 # What a server restart looks like to a client: the statement may be repeated on a new connection.
@@ -186,6 +187,40 @@ class PgStore(Store):
         self.pool = pool
         self.url = url
         self.path = _safe_url(url)  # what messages show: never the password
+        self._callbacks: list[Callable[[], None]] = []
+        self._listener: asyncio.Task[None] | None = None
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        self._callbacks.append(callback)
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="marquee-pg-listen")
+
+    def _notified(self, *_: object) -> None:
+        self._external = (self._external[0], -1.0)  # the next version_token reads the catalog version again
+        for callback in self._callbacks:
+            callback()
+
+    async def _listen(self) -> None:
+        """One connection that LISTENs, reconnecting when the server goes away (and waking everyone then:
+        a change may have been missed meanwhile)."""
+        while True:
+            try:
+                conn = await asyncpg.connect(self.url)
+            except (*CONNECTION_LOST, asyncpg.PostgresError):
+                await asyncio.sleep(1.0)
+                continue
+            lost = asyncio.Event()
+            try:
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(CHANNEL, self._notified)
+                self._notified()
+                await lost.wait()
+            except (*CONNECTION_LOST, asyncpg.PostgresError):
+                pass
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(conn.close(timeout=2))
+            await asyncio.sleep(0.5)
 
     @classmethod
     @asynccontextmanager
@@ -207,6 +242,10 @@ class PgStore(Store):
                 await store.migrate()
             yield store
         finally:
+            if store._listener is not None:
+                store._listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await store._listener
             await pool.close()
 
     # -- transactions ---------------------------------------------------------------------------
@@ -238,6 +277,8 @@ class PgStore(Store):
                     with contextlib.suppress(asyncpg.UndefinedTableError):
                         async with conn.transaction():  # a savepoint: before migration 0001 there is no meta
                             await conn.execute(translate(BUMP_CATALOG_VERSION)[0])
+                    # Delivered at commit, to every process that listens: their caches and dispatchers wake.
+                    await conn.execute("SELECT pg_notify($1, 'catalog')", CHANNEL)
             except BaseException:
                 with contextlib.suppress(*CONNECTION_LOST, asyncpg.InterfaceError):
                     await asyncio.shield(tx.rollback())

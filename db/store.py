@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -112,6 +112,10 @@ class Store:
 
     async def backup(self, destination: str | Path) -> None:
         raise NotImplementedError
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when another process changes the catalog (PostgreSQL: LISTEN/NOTIFY, sent in the
+        changing transaction). SQLite has no such signal: its readers poll the catalog version instead."""
 
     async def version_token(self, max_age: float = 2.0) -> tuple[int, int]:
         """Catalog changes by this process (generation) and by any process (the catalog version in meta,

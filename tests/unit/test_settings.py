@@ -89,6 +89,32 @@ def test_malformed_tmdb_settings_name_the_setting(env):
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize(("env", "count", "ids"), [
+    ({}, None, None),
+    ({"MARQUEE_SHARD_COUNT": "4"}, 4, (0, 1, 2, 3)),
+    ({"MARQUEE_SHARD_COUNT": "4", "MARQUEE_SHARD_IDS": "0,1"}, 4, (0, 1)),
+    ({"MARQUEE_SHARD_COUNT": "8", "MARQUEE_SHARD_IDS": "4-7"}, 8, (4, 5, 6, 7)),
+    ({"MARQUEE_SHARD_COUNT": "8", "MARQUEE_SHARD_IDS": "0-1, 6"}, 8, (0, 1, 6)),
+])
+def test_shard_settings(env, count, ids):
+    s = Settings.from_env(env)
+    assert (s.shard_count, s.shard_ids) == (count, ids)
+
+
+@pytest.mark.parametrize("env", [
+    {"MARQUEE_SHARD_IDS": "0,1"},
+    {"MARQUEE_SHARD_COUNT": "0"},
+    {"MARQUEE_SHARD_COUNT": "two"},
+    {"MARQUEE_SHARD_COUNT": "2", "MARQUEE_SHARD_IDS": "2"},
+    {"MARQUEE_SHARD_COUNT": "4", "MARQUEE_SHARD_IDS": "3-1"},
+    {"MARQUEE_SHARD_COUNT": "4", "MARQUEE_SHARD_IDS": "1,1"},
+    {"MARQUEE_SHARD_COUNT": "4", "MARQUEE_SHARD_IDS": "a-b"},
+])
+def test_malformed_shard_settings_name_the_setting(env):
+    with pytest.raises(SettingsError, match="MARQUEE_SHARD_"):
+        Settings.from_env(env)
+
+
 def test_redacting_filter_removes_every_secret():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s and %s", (TOKEN, f"Bearer {TMDB_TOKEN}"), None)
     RedactingFilter(TOKEN, TMDB_TOKEN).filter(record)
