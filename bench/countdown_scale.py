@@ -15,6 +15,13 @@ with its rate limits on (50 requests/s per bot, 5 messages per 5 s per channel) 
     python bench/countdown_scale.py                                   # the full run (about 4-5 minutes)
     python bench/countdown_scale.py --channels 200 --per-channel 1    # a 200-channel release wave
     python bench/countdown_scale.py --channels 500 --rtt 0            # at zero latency
+    python bench/countdown_scale.py --database postgresql://… --processes 3   # three shard processes
+    python bench/countdown_scale.py --database throwaway --processes 3 --kill  # a local PostgreSQL server
+                                                                              # made for the run; one
+                                                                              # process killed mid-wave
+
+With several processes each runs one shard (MARQUEE_SHARD_COUNT = --processes) on the one database, and the
+numbers are for the whole bot: they share the token's 50 requests a second.
 """
 
 from __future__ import annotations
@@ -114,8 +121,18 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, peak
 
 
-def count_sent(path: Path) -> int:
-    conn = sqlite3.connect(path, timeout=30)
+def count_sent(database: str) -> int:
+    if database.startswith("postgresql://"):
+        import asyncpg
+
+        async def count() -> int:
+            conn = await asyncpg.connect(database)
+            try:
+                return await conn.fetchval("SELECT count(*) FROM deliveries WHERE state = 'sent'")
+            finally:
+                await conn.close()
+        return asyncio.run(count())
+    conn = sqlite3.connect(database, timeout=30)
     try:
         return conn.execute("SELECT count(*) FROM deliveries WHERE state = 'sent'").fetchone()[0]
     finally:
@@ -130,74 +147,129 @@ async def main() -> None:
     parser.add_argument("--per-channel", type=int, default=10, help="subscriptions per channel")
     parser.add_argument("--idle-seconds", type=float, default=15.0)
     parser.add_argument("--rtt", type=float, default=0.060, help="seconds Discord is away (default 0.060)")
+    parser.add_argument("--database", default="sqlite",
+                        help="sqlite (a temporary file, the default), a postgresql:// URL of an empty database, or "
+                             "'throwaway' (start a PostgreSQL server for the run; needs its binaries)")
+    parser.add_argument("--processes", type=int, default=1, help="bot processes, one shard each")
+    parser.add_argument("--kill", action="store_true", help="SIGKILL one process halfway through, then restart it")
     args = parser.parse_args()
     args.servers = min(args.servers, args.channels)
     per_server = max(1, args.channels // args.servers)
 
+    server = None
     with tempfile.TemporaryDirectory() as tmp:
-        database = Path(tmp) / "scale.sqlite3"
-        async with LoopbackDiscord(rtt=args.rtt) as dc:
-            dc.rate_limits = True
-            guilds, channels = build_world(dc, args.servers, per_server)
-            due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
-            t0 = time.perf_counter()
-            await prepare_database(database, channels, args.titles, args.per_channel, due)
-            total = len(channels) * args.per_channel
-            print(f"catalog: {args.titles:,} titles; {total:,} subscriptions in {len(channels):,} channels of "
-                  f"{len(guilds)} servers, all due at {due:%H:%M:%S} UTC (set up in {time.perf_counter() - t0:.1f} s)")
-            for name, value in (await time_queries(database, due)).items():
-                print(f"  {name:<20} {value:8.2f} ms")
+        database = str(Path(tmp) / "scale.sqlite3")
+        if args.database == "throwaway":
+            from tests.stores import ThrowawayPostgres
 
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MARQUEE_"))}
-            env.update({"DISCORD_TOKEN": dc.token, "DISCORD_API_BASE_URL": dc.base_url,
-                        "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": str(database),
-                        "MARQUEE_DEV_GUILD": str(guilds[0].id), "MARQUEE_LOG_LEVEL": "WARNING"})
-            log = open(Path(tmp) / "bot.log", "wb")  # noqa: ASYNC230 - once, before the measurement
-            bot = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env=env, cwd=tmp,
-                                                       stdout=log, stderr=log)
-            try:
-                await dc.wait_until_ready(timeout=120)
-                await asyncio.sleep(max(0.0, (due - dt.datetime.now(dt.UTC)).total_seconds()))
-                started = time.perf_counter()
-                expected = len(channels)  # one message per channel: its ten due posts are combined
-                while True:
-                    await asyncio.sleep(1.0)
-                    sent = await asyncio.to_thread(count_sent, database)
-                    if sent >= total:
-                        break
-                    if time.perf_counter() - started > 1800:
-                        print("gave up after 30 minutes")
-                        break
-                elapsed = time.perf_counter() - started
-                posts = [m for _, ch in channels for m in dc.messages(ch, include_interactions=False)]
-                stamps = sorted(m.created_at for m in posts)
-                span = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else elapsed
-                rate = (len(posts) - 1) / span if span else float("nan")
-                own_429 = [r for r in dc.requests if r.status == 429]
-                global_429 = [r for r in own_429 if (r.response_headers or {}).get("X-RateLimit-Global")]
-                last_late = (max(m.created_at for m in posts) - due).total_seconds() if posts else float("nan")
-                tagged_late = sum("posted late" in m.content for m in posts)
-                invalid = dc.invalid_requests()
-                _, peak_kib = proc_stat(bot.pid)
-                cpu_before, _ = proc_stat(bot.pid)
-                await asyncio.sleep(args.idle_seconds)
-                cpu_after, _ = proc_stat(bot.pid)
-                print(f"posts: {len(posts):,} messages (expected {expected:,}) carrying {sent:,} deliveries, "
-                      f"in {elapsed:.1f} s from the due minute")
-                print(f"  rate             {rate:8.1f} posts/s = {rate / ALLOWED_PER_SECOND:6.1%} of Discord's "
-                      f"{ALLOWED_PER_SECOND:.0f}/s (target >= 90%)")
-                other = len(own_429) - len(global_429)
-                print(f"  global 429s      {len(global_429):8d} (target 0); other 429s {other}")
-                print(f"  last post        {last_late:8.1f} s after the due instant, at {args.rtt * 1000:.0f} ms RTT; "
-                      f"{tagged_late} posts said 'posted late' (target 0)")
-                print(f"  invalid requests {invalid:8d} caused (Discord bans at 10,000 in 10 minutes)")
-                print(f"  duplicates       {len(posts) - len({(m.channel_id) for m in posts}):8d}")
-                print(f"  peak RSS         {peak_kib / 1024:8.1f} MB (target < 200 MB)")
-                idle = (cpu_after - cpu_before) / args.idle_seconds
-                print(f"  idle CPU         {idle:8.2%} of one core over {args.idle_seconds:.0f} s with nothing due")
-            finally:
-                bot.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(bot.wait(), 60)
+            server = ThrowawayPostgres().start()
+            database = server.database_for(Path(tmp) / "scale")
+        elif args.database != "sqlite":
+            database = args.database
+        try:
+            await run(args, per_server, database, Path(tmp))
+        finally:
+            if server is not None:
+                server.stop()
+
+
+async def run(args: argparse.Namespace, per_server: int, database: str, tmp: Path) -> None:
+    async with LoopbackDiscord(rtt=args.rtt) as dc:
+        dc.rate_limits = True
+        dc.max_concurrency = max(1, args.processes)  # each shard its own identify bucket
+        guilds, channels = build_world(dc, args.servers, per_server)
+        due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+        t0 = time.perf_counter()
+        await prepare_database(database, channels, args.titles, args.per_channel, due)
+        total = len(channels) * args.per_channel
+        store = "PostgreSQL" if database.startswith("postgresql://") else "SQLite"
+        print(f"catalog: {args.titles:,} titles; {total:,} subscriptions in {len(channels):,} channels of "
+              f"{len(guilds)} servers, all due at {due:%H:%M:%S} UTC (set up in {time.perf_counter() - t0:.1f} s); "
+              f"{store}, {args.processes} process(es)")
+        for name, value in (await time_queries(database, due)).items():
+            print(f"  {name:<20} {value:8.2f} ms")
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "MARQUEE_"))}
+        env.update({"DISCORD_TOKEN": dc.token, "DISCORD_API_BASE_URL": dc.base_url,
+                    "DISCORD_GATEWAY_URL": dc.gateway_url, "MARQUEE_DATABASE": database,
+                    "MARQUEE_DEV_GUILD": str(guilds[0].id), "MARQUEE_LOG_LEVEL": "WARNING",
+                    "MARQUEE_LEASE_SECONDS": "5"})
+        logs = []
+
+        async def launch(shard: int) -> asyncio.subprocess.Process:
+            extra = ({"MARQUEE_SHARD_COUNT": str(args.processes), "MARQUEE_SHARD_IDS": str(shard)}
+                     if args.processes > 1 else {})
+            log = open(tmp / f"bot-{shard}-{len(logs)}.log", "wb")  # noqa: ASYNC230 - before the measurement
+            logs.append(log)
+            return await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", env={**env, **extra},
+                                                        cwd=tmp, stdout=log, stderr=log)
+
+        bots = [await launch(shard) for shard in range(args.processes)]
+        try:
+            await dc.wait_until(lambda: len([s for s in dc.sessions if s.connected]) >= args.processes,
+                                timeout=120)
+            await asyncio.sleep(max(0.0, (due - dt.datetime.now(dt.UTC)).total_seconds()))
+            started = time.perf_counter()
+            expected = len(channels)  # one message per channel: its ten due posts are combined
+            killed = False
+            while True:
+                await asyncio.sleep(1.0)
+                sent = await asyncio.to_thread(count_sent, database)
+                if sent >= total:
+                    break
+                if args.kill and not killed and sent >= total // 2:
+                    killed = True
+                    victim = bots[0]
+                    victim.send_signal(signal.SIGKILL)
+                    await victim.wait()
+                    print(f"  killed process 0 with {sent:,} of {total:,} deliveries sent; restarting it")
+                    bots[0] = await launch(0)
+                if time.perf_counter() - started > 1800:
+                    print("gave up after 30 minutes")
+                    break
+            elapsed = time.perf_counter() - started
+            posts = [m for _, ch in channels for m in dc.messages(ch, include_interactions=False)]
+            stamps = sorted(m.created_at for m in posts)
+            span = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else elapsed
+            rate = (len(posts) - 1) / span if span else float("nan")
+            own_429 = [r for r in dc.requests if r.status == 429]
+            global_429 = [r for r in own_429 if (r.response_headers or {}).get("X-RateLimit-Global")]
+            last_late = (max(m.created_at for m in posts) - due).total_seconds() if posts else float("nan")
+            tagged_late = sum("posted late" in m.content for m in posts)
+            invalid = dc.invalid_requests()
+            peaks = [proc_stat(bot.pid)[1] for bot in bots]
+            cpu_before = [proc_stat(bot.pid)[0] for bot in bots]
+            await asyncio.sleep(args.idle_seconds)
+            cpu_after = [proc_stat(bot.pid)[0] for bot in bots]
+            print(f"posts: {len(posts):,} messages (expected {expected:,}) carrying {sent:,} deliveries, "
+                  f"in {elapsed:.1f} s from the due minute")
+            print(f"  rate             {rate:8.1f} posts/s = {rate / ALLOWED_PER_SECOND:6.1%} of Discord's "
+                  f"{ALLOWED_PER_SECOND:.0f}/s (target >= 90%)")
+            other = len(own_429) - len(global_429)
+            print(f"  global 429s      {len(global_429):8d} (target 0); other 429s {other}")
+            for hit in global_429[:3]:  # what the bot sent in the second before it
+                window = [r for r in dc.requests if r.started is not None and hit.started is not None
+                          and hit.started - 1.0 < r.started <= hit.started]
+                kinds: dict[str, int] = {}
+                for r in window:
+                    kinds[f"{r.method} {r.route or r.path}"] = kinds.get(f"{r.method} {r.route or r.path}", 0) + 1
+                print(f"    {hit.method} {hit.route}: {len(window)} requests in the second before: {kinds}")
+            print(f"  last post        {last_late:8.1f} s after the due instant, at {args.rtt * 1000:.0f} ms RTT; "
+                  f"{tagged_late} posts said 'posted late' (target 0)")
+            print(f"  invalid requests {invalid:8d} caused (Discord bans at 10,000 in 10 minutes)")
+            print(f"  duplicates       {len(posts) - len({(m.channel_id) for m in posts}):8d}")
+            print("  peak RSS         " + ", ".join(f"{k / 1024:.1f}" for k in peaks) + " MB per process "
+                  "(target < 200 MB)")
+            idle = [(after - before) / args.idle_seconds for before, after in zip(cpu_before, cpu_after,
+                                                                                  strict=True)]
+            print("  idle CPU         " + ", ".join(f"{i:.2%}" for i in idle) + " of one core per process "
+                  f"over {args.idle_seconds:.0f} s with nothing due")
+        finally:
+            for bot in bots:
+                if bot.returncode is None:
+                    bot.send_signal(signal.SIGTERM)
+                    await asyncio.wait_for(bot.wait(), 60)
+            for log in logs:
                 log.close()
 
 

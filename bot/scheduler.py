@@ -90,20 +90,24 @@ class Pacer:
         self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
-        async with self._lock:
-            if self.store is None:  # one process, nothing to share
+        while True:
+            async with self._lock:
                 now = time.time()
-                slot = max(now, self._next)
-                self._next = slot + self.interval
-            else:
-                now = time.time()
-                self._slots = [s for s in self._slots if s >= now - self.interval]  # unused and gone
-                if not self._slots:
-                    start = await leases.claim_slots(self.store, self.batch, self.interval, now)
-                    self._slots = [start + i * self.interval for i in range(self.batch)]
-                slot = self._slots.pop(0)
-        if slot > now:
-            await asyncio.sleep(slot - now)
+                if self.store is None:  # one process, nothing to share
+                    slot = max(now, self._next)
+                    self._next = slot + self.interval
+                else:
+                    self._slots = [s for s in self._slots if s >= now - self.interval / 2]  # unused, gone
+                    if not self._slots:
+                        start = await leases.claim_slots(self.store, self.batch, self.interval, now)
+                        self._slots = [start + i * self.interval for i in range(self.batch)]
+                    slot = self._slots.pop(0)
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            # A slot is a moment, not a voucher: a busy process that wakes too late takes another one instead of
+            # sending into the next process's second (several late senders at once would burst the budget).
+            if self.store is None or time.time() - slot <= self.interval:
+                return
 
 
 class _Unavailable(Exception):
