@@ -180,7 +180,7 @@ async def create_subscription(store: Store, *, guild_id: int, kind: str, channel
                               user_id: int | None, title: models.Title, release: models.Release, milestones: str,
                               role_id: int | None, created_by: int, planned: Sequence[PlannedRow],
                               now: dt.datetime) -> int:
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, notify=True) as conn:
         cur = await conn.execute(
             "INSERT INTO subscriptions (guild_id, kind, channel_id, user_id, title_id, region, medium, milestones, "
             "role_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -197,7 +197,7 @@ async def create_subscription(store: Store, *, guild_id: int, kind: str, channel
 
 async def remove_subscription(store: Store, guild_id: int, subscription_id: int, actor_id: int,
                               now: dt.datetime) -> bool:
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, notify=True) as conn:
         cur = await conn.execute("DELETE FROM subscriptions WHERE guild_id = ? AND id = ?",
                                  (guild_id, subscription_id))
         if cur.rowcount:
@@ -219,7 +219,7 @@ async def pause(store: Store, subscription_ids: Iterable[int], reason: str, now:
 
 
 async def resume(store: Store, subscription_id: int, now: dt.datetime) -> None:
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, notify=True) as conn:
         await conn.execute("UPDATE subscriptions SET paused_reason = NULL, paused_at = NULL WHERE id = ?",
                            (subscription_id,))
         # Failed deliveries get another chance; the catch-up rule still posts only the latest one. Those that

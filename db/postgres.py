@@ -251,7 +251,7 @@ class PgStore(Store):
     # -- transactions ---------------------------------------------------------------------------
 
     @asynccontextmanager  # type: ignore[override]
-    async def transaction(self, *, catalog: bool = True) -> AsyncIterator[_Connection]:
+    async def transaction(self, *, catalog: bool = True, notify: bool = False) -> AsyncIterator[_Connection]:
         """One writer at a time, across every process (the advisory lock), all or nothing."""
         async with self._write_lock:
             for attempt in range(RECONNECT_TRIES):
@@ -277,8 +277,9 @@ class PgStore(Store):
                     with contextlib.suppress(asyncpg.UndefinedTableError):
                         async with conn.transaction():  # a savepoint: before migration 0001 there is no meta
                             await conn.execute(translate(BUMP_CATALOG_VERSION)[0])
+                if catalog or notify:
                     # Delivered at commit, to every process that listens: their caches and dispatchers wake.
-                    await conn.execute("SELECT pg_notify($1, 'catalog')", CHANNEL)
+                    await conn.execute("SELECT pg_notify($1, 'changed')", CHANNEL)
             except BaseException:
                 with contextlib.suppress(*CONNECTION_LOST, asyncpg.InterfaceError):
                     await asyncio.shield(tx.rollback())

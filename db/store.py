@@ -92,7 +92,10 @@ class Store:
             async with SqliteStore.connect(target, migrate=migrate) as store:
                 yield store
 
-    def transaction(self, *, catalog: bool = True) -> contextlib.AbstractAsyncContextManager[Any]:
+    def transaction(self, *, catalog: bool = True,
+                    notify: bool = False) -> contextlib.AbstractAsyncContextManager[Any]:
+        """A write transaction. `catalog` (the default) moves the catalog version; `notify` (implied by
+        `catalog`) tells the other processes on the store (PostgreSQL's NOTIFY) so their dispatchers look now."""
         raise NotImplementedError
 
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[Any]:
@@ -186,7 +189,8 @@ class SqliteStore(Store):
     # -- transactions -------------------------------------------------------------------------
 
     @asynccontextmanager  # type: ignore[override]
-    async def transaction(self, *, catalog: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, *, catalog: bool = True, notify: bool = False,
+                          ) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction (BEGIN IMMEDIATE): all or nothing, one at a time.
 
         `catalog=False` marks bookkeeping (countdown deliveries, leases, meta) that no cache depends on:

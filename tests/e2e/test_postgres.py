@@ -163,3 +163,24 @@ async def test_copy_moves_every_row_of_a_sqlite_store_to_postgresql(tmp_path):
     assert code == 2 and "already holds Marquee data" in err
     code, _, err = await marquee(tmp_path, "db", "copy", "--to", str(tmp_path / "x.sqlite3"), database=env_db)
     assert code == 2 and "postgresql:// URL" in err
+
+
+async def test_a_change_in_one_process_wakes_the_others_at_once(tmp_path):
+    """NOTIFY in the changing transaction: a new countdown or a moved date needs no polling to be seen."""
+    path = tmp_path / "notify.sqlite3"
+    async with Store.open(path) as first, Store.open(path) as second:
+        woken = asyncio.Event()
+        second.on_change(woken.set)
+        await asyncio.sleep(0.3)  # the listener connects (and wakes once, in case it missed something)
+        woken.clear()
+        async with first.transaction(catalog=False) as conn:  # bookkeeping: nobody needs to know
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('quiet', '1')")
+        await asyncio.sleep(0.3)
+        assert not woken.is_set()
+        async with first.transaction(catalog=False, notify=True) as conn:  # e.g. a new subscription
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('loud', '1')")
+        await asyncio.wait_for(woken.wait(), 5)
+        woken.clear()
+        async with first.transaction() as conn:  # a catalog change
+            await conn.execute("INSERT INTO meta (key, value) VALUES ('catalog', '1')")
+        await asyncio.wait_for(woken.wait(), 5)
