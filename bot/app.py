@@ -201,8 +201,10 @@ class Marquee(commands.AutoShardedBot):
     async def sync_application_commands(self, *, force: bool = False) -> str:
         """Dev guilds: copy and sync there every start. Otherwise global, only when the set changed. When
         several processes start at once, one of them syncs (a lease) and the others leave it to it."""
+        holder = await leases.current(self.store, "command-sync")
+        dead = holder.owner if holder is not None and self.scheduler.died_here(holder.owner) else None
         if not force and not await leases.acquire(self.store, "command-sync", self.scheduler.owner,
-                                                  self.clock.now(), dt.timedelta(minutes=2)):
+                                                  self.clock.now(), dt.timedelta(minutes=2), take_from=dead):
             log.info("another process is syncing the commands")
             return "elsewhere"
         try:

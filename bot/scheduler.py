@@ -208,7 +208,7 @@ class Scheduler:
             take_from = None
             if name not in self.held:
                 current = await leases.current(self.store, name)
-                if current is not None and current.owner != self.owner and self._died_here(current.owner):
+                if current is not None and current.owner != self.owner and self.died_here(current.owner):
                     take_from = current.owner
             if await leases.acquire(self.store, name, self.owner, self.clock.now(), self.lease_ttl,
                                     take_from=take_from):
@@ -224,7 +224,7 @@ class Scheduler:
             log.warning("another process took over countdown dispatch (%s)", ", ".join(sorted(before - self.held)))
         return self.leader
 
-    def _died_here(self, owner: str) -> bool:
+    def died_here(self, owner: str) -> bool:
         """Whether a lease owner ('host:pid:token') was a process on this machine that is gone."""
         host, _, rest = owner.partition(":")
         pid_text = rest.partition(":")[0]
