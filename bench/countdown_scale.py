@@ -232,6 +232,11 @@ async def run(args: argparse.Namespace, per_server: int, database: str, tmp: Pat
             stamps = sorted(m.created_at for m in posts)
             span = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else elapsed
             rate = (len(posts) - 1) / span if span else float("nan")
+            per_second: dict[int, int] = {}
+            for stamp in stamps:
+                second = int((stamp - stamps[0]).total_seconds())
+                per_second[second] = per_second.get(second, 0) + 1
+            steady = sorted(per_second.values())[1:-1] or list(per_second.values())
             own_429 = [r for r in dc.requests if r.status == 429]
             global_429 = [r for r in own_429 if (r.response_headers or {}).get("X-RateLimit-Global")]
             last_late = (max(m.created_at for m in posts) - due).total_seconds() if posts else float("nan")
@@ -245,6 +250,8 @@ async def run(args: argparse.Namespace, per_server: int, database: str, tmp: Pat
                   f"in {elapsed:.1f} s from the due minute")
             print(f"  rate             {rate:8.1f} posts/s = {rate / ALLOWED_PER_SECOND:6.1%} of Discord's "
                   f"{ALLOWED_PER_SECOND:.0f}/s (target >= 90%)")
+            print(f"  posts in a second {min(steady)} to {max(steady)}, median {statistics.median(steady):.0f} "
+                  "(whole seconds of the wave, its first and last left out)")
             other = len(own_429) - len(global_429)
             print(f"  global 429s      {len(global_429):8d} (target 0); other 429s {other}")
             for hit in global_429[:3]:  # what the bot sent in the second before it

@@ -81,7 +81,7 @@ class Pacer:
     each process takes slots from one schedule kept in the store (a few at a time), so two processes never
     spend the same second twice. Rate limits are physical: slots are wall-clock seconds, not the held clock."""
 
-    def __init__(self, rate: float, store: Store | None = None, batch: int = 4) -> None:
+    def __init__(self, rate: float, store: Store | None = None, batch: int = 12) -> None:
         self.interval = 1.0 / rate
         self.store = store
         self.batch = batch
@@ -89,7 +89,12 @@ class Pacer:
         self._next = 0.0
         self._lock = asyncio.Lock()
 
-    async def wait(self) -> None:
+    def late(self, slot: float) -> bool:
+        """Whether a request that took `slot` would now leave too long after it (then take a fresh one)."""
+        return time.time() - slot > self.interval
+
+    async def wait(self) -> float:
+        """Wait for this process's next slot; returns it (epoch seconds)."""
         while True:
             async with self._lock:
                 now = time.time()
@@ -106,8 +111,8 @@ class Pacer:
                 await asyncio.sleep(slot - now)
             # A slot is a moment, not a voucher: a busy process that wakes too late takes another one instead of
             # sending into the next process's second (several late senders at once would burst the budget).
-            if self.store is None or time.time() - slot <= self.interval:
-                return
+            if self.store is None or not self.late(slot):
+                return slot
 
 
 class _Unavailable(Exception):
@@ -460,14 +465,18 @@ class Scheduler:
             target = await self._destination(sub)
         except _Unavailable:
             return False  # held: the next pass after GUILD_CREATE sends it
+        # The slot first, then the claim: the claim marks the moment the nonce is first used, right before the
+        # send; and a message waits for its slot in the queue of the pacer, not in the queue of the store.
+        await self.budget.wait()
+        slot = await self.pacer.wait()
         claimed = await countdowns.claim(self.store, [Claim(out.nonce, tuple(out.ids), out.late)], now)
         if not claimed:
             return False
         if out.content is None:
             lines = await self._lines(out.items)
             out.content, out.mentions = self._assemble(out.items, [line for _, line in lines], out.nonce)
-        await self.budget.wait()
-        await self.pacer.wait()
+        if self.pacer.late(slot):  # the store was slow to answer: sending now could crowd the next second
+            await self.pacer.wait()
         try:
             message = await asyncio.wait_for(
                 target.send(out.content, allowed_mentions=out.mentions, nonce=out.nonce), self.send_timeout)
