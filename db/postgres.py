@@ -261,8 +261,11 @@ class PgStore(Store):
                     await tx.start()
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                     break
-                except CONNECTION_LOST as exc:  # nothing done yet: safe to try again on a new connection
-                    await self.pool.release(conn)
+                except (*CONNECTION_LOST, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
+                    # Nothing done yet: safe to try again on a new connection (a connection the server dropped
+                    # mid-restart can also be left in a state asyncpg refuses to use: InterfaceError).
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(self.pool.release(conn))
                     await self._reconnect_wait(attempt, exc)
                 except BaseException:  # cancelled while starting: give the connection back, or close() hangs
                     with contextlib.suppress(*CONNECTION_LOST, asyncpg.InterfaceError):
@@ -317,7 +320,7 @@ class PgStore(Store):
         for attempt in range(RECONNECT_TRIES):
             try:
                 return list(await self.pool.fetch(text, *args))
-            except CONNECTION_LOST as exc:  # a read is always safe to repeat
+            except (*CONNECTION_LOST, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:  # safe to repeat
                 await self._reconnect_wait(attempt, exc)
         raise StoreError("the PostgreSQL server did not come back")  # pragma: no cover
 

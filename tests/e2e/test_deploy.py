@@ -38,7 +38,8 @@ async def test_two_processes_post_each_countdown_once_and_hand_over(tmp_path):
             await dc.wait_until(lambda: len([s for s in dc.sessions if s.connected]) == 2, timeout=60)
             # Both processes hear the command; the member gets one answer, the twin's 40060 is not an error.
             r = await dc.run_command(server.guild, general, server.member, "release", {"title": "ballerina"})
-            assert r.error is None and "Ballerina" in r.message.text
+            assert "Ballerina" in r.message.text
+            assert {e["code"] for e in r.errors} <= {40060}  # at most the twin's "already answered"
             await asyncio.sleep(0.5)
             callbacks = [q for q in dc.requests_to("POST", f"/interactions/{r.payload['id']}/")]
             assert sorted(q.status for q in callbacks) == [200, 400]
