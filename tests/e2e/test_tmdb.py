@@ -244,6 +244,12 @@ async def test_a_global_import_moves_for_every_server_except_one_that_corrected_
         return [m for m in tw.dc.messages(server.general, include_interactions=False)
                 if "has moved" in m.content]
 
+    for _ in range(200):  # both posts are due now: wait for the dispatcher to have sent them
+        if moved(tw.elsewhere) and moved(tw.fans):
+            break
+        tw.bot.scheduler.wake()
+        await asyncio.sleep(0.025)
+    await asyncio.sleep(0.2)  # and nothing more comes
     assert len(moved(tw.elsewhere)) == 1 and "**March 1, 2027**" in moved(tw.elsewhere)[0].content
     fans_moves = moved(tw.fans)
     assert len(fans_moves) == 1 and "**February 1, 2027**" in fans_moves[0].content  # its own move only
