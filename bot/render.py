@@ -42,7 +42,6 @@ MEDIUM_LABEL = {"theatrical": "Theatrical", "streaming": "Streaming", "digital":
                 "physical": "Physical", "tv": "TV"}
 OFFER_LABEL = {"stream": "Stream", "rent": "Rent", "buy": "Buy"}
 TMDB_SOURCE_PREFIX = "tmdb"  # the source keys of TMDB imports: tmdb-movie-<id>, tmdb-tv-<id>
-JUSTWATCH_CREDIT = "Where-to-watch data from JustWatch, via TMDB"
 
 
 def safe(text: str | None, limit: int = 1000) -> str:
@@ -369,7 +368,9 @@ def watch_pages(title: models.Title, offers: Sequence[models.WatchOffer], releas
     footer = (f"Offers change: the oldest was checked on {day(oldest)}{age} · "
               + sources_footer([o.source for o in offers], source_names))
     if any((o.source or "").startswith(TMDB_SOURCE_PREFIX) for o in offers):
-        footer += " · " + JUSTWATCH_CREDIT  # TMDB's terms: where-to-watch data is JustWatch's
+        from bot.tmdb.mapping import JUSTWATCH
+
+        footer += " · " + JUSTWATCH  # TMDB's terms: where-to-watch data is JustWatch's
     return paginate(heading, sections=built, footer=footer)
 
 

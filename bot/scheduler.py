@@ -81,12 +81,11 @@ class Pacer:
     each process takes slots from one schedule kept in the store (a few at a time), so two processes never
     spend the same second twice. Rate limits are physical: slots are wall-clock seconds, not the held clock."""
 
-    def __init__(self, rate: float, store: Store | None = None, batch: int = 12) -> None:
+    def __init__(self, rate: float, store: Store, batch: int = 12) -> None:
         self.interval = 1.0 / rate
         self.store = store
         self.batch = batch
         self._slots: list[float] = []
-        self._next = 0.0
         self._lock = asyncio.Lock()
 
     def late(self, slot: float) -> bool:
@@ -98,20 +97,16 @@ class Pacer:
         while True:
             async with self._lock:
                 now = time.time()
-                if self.store is None:  # one process, nothing to share
-                    slot = max(now, self._next)
-                    self._next = slot + self.interval
-                else:
-                    self._slots = [s for s in self._slots if s >= now - self.interval / 2]  # unused, gone
-                    if not self._slots:
-                        start = await leases.claim_slots(self.store, self.batch, self.interval, now)
-                        self._slots = [start + i * self.interval for i in range(self.batch)]
-                    slot = self._slots.pop(0)
+                self._slots = [s for s in self._slots if s >= now - self.interval / 2]  # unused, gone
+                if not self._slots:
+                    start = await leases.claim_slots(self.store, self.batch, self.interval, now)
+                    self._slots = [start + i * self.interval for i in range(self.batch)]
+                slot = self._slots.pop(0)
             if slot > now:
                 await asyncio.sleep(slot - now)
             # A slot is a moment, not a voucher: a busy process that wakes too late takes another one instead of
             # sending into the next process's second (several late senders at once would burst the budget).
-            if self.store is None or not self.late(slot):
+            if not self.late(slot):
                 return slot
 
 
