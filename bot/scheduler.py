@@ -30,7 +30,7 @@ from typing import Any
 import discord
 
 from bot import countdown, delivery, render
-from bot.budget import RequestBudget
+from bot.budget import Pacer, RequestBudget
 from bot.clock import Clock
 from bot.delivery import Outage, Outcome, Retry, Verdict
 from bot.shards import ShardScope, shard_of
@@ -45,10 +45,10 @@ log = logging.getLogger(__name__)
 # what another process changed (an operator's `marquee db import` that moved a date).
 MAX_SLEEP = dt.timedelta(minutes=15)
 CHUNK = 500
-# Discord allows 50 requests per second per bot (interaction answers are exempt): posting stays a little
-# under it, so a burst of due posts never causes a 429 of our own.
-POSTS_PER_SECOND = 48.0
-IN_FLIGHT = 64  # destinations being posted to at once: at 60 ms a round trip, 48/s needs about 3
+# Destinations being posted to at once. Each one holds a reserved slot of the token's schedule: at 60 ms
+# a round trip, 48 a second needs about 3 in flight; more only reserve further ahead (and, with several
+# processes, push every other request of the token, a command's too, behind them).
+IN_FLIGHT = 16
 HISTORY_LIMIT = 100  # the newest messages searched for a post's marker
 DM_BLOCK = dt.timedelta(hours=24)
 
@@ -76,40 +76,6 @@ class Outgoing:
         return min(stamps) if stamps else None
 
 
-class Pacer:
-    """At most `rate` request starts per second for the bot token, shared by every process on the store:
-    each process takes slots from one schedule kept in the store (a few at a time), so two processes never
-    spend the same second twice. Rate limits are physical: slots are wall-clock seconds, not the held clock."""
-
-    def __init__(self, rate: float, store: Store, batch: int = 12) -> None:
-        self.interval = 1.0 / rate
-        self.store = store
-        self.batch = batch
-        self._slots: list[float] = []
-        self._lock = asyncio.Lock()
-
-    def late(self, slot: float) -> bool:
-        """Whether a request that took `slot` would now leave too long after it (then take a fresh one)."""
-        return time.time() - slot > self.interval
-
-    async def wait(self) -> float:
-        """Wait for this process's next slot; returns it (epoch seconds)."""
-        while True:
-            async with self._lock:
-                now = time.time()
-                self._slots = [s for s in self._slots if s >= now - self.interval / 2]  # unused, gone
-                if not self._slots:
-                    start = await leases.claim_slots(self.store, self.batch, self.interval, now)
-                    self._slots = [start + i * self.interval for i in range(self.batch)]
-                slot = self._slots.pop(0)
-            if slot > now:
-                await asyncio.sleep(slot - now)
-            # A slot is a moment, not a voucher: a busy process that wakes too late takes another one instead of
-            # sending into the next process's second (several late senders at once would burst the budget).
-            if not self.late(slot):
-                return slot
-
-
 class _Unavailable(Exception):
     """The destination's server is in a Discord outage: wait for it, it is not gone."""
 
@@ -119,7 +85,7 @@ class Scheduler:
                  settings_of: Callable[[int], GuildSettings], budget: RequestBudget | None = None,
                  owner: str | None = None, lease_ttl: dt.timedelta = dt.timedelta(seconds=30),
                  nonce_window: dt.timedelta = delivery.SAFE_NONCE_WINDOW, send_timeout: float = 10.0,
-                 posts_per_second: float = POSTS_PER_SECOND, shards: ShardScope | None = None) -> None:
+                 shards: ShardScope | None = None, pacer: Pacer) -> None:
         self.store = store
         self.clock = clock
         self.client = client
@@ -130,7 +96,7 @@ class Scheduler:
         self.lease_ttl = lease_ttl
         self.nonce_window = nonce_window
         self.send_timeout = send_timeout
-        self.pacer = Pacer(posts_per_second, store)
+        self.pacer = pacer  # the token's request schedule; the HTTP layer waits for its slots
         self.wake_event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._renewer: asyncio.Task[None] | None = None
@@ -304,12 +270,13 @@ class Scheduler:
                                             shards=self.dispatching())
             if not due:
                 break
-            if len(due) == CHUNK:  # keep a destination's rows together: the last one may be cut off
+            more = len(due) == CHUNK  # (checked before the cut below: a cut chunk is not the last one)
+            if more:  # keep a destination's rows together: the last one may be cut off
                 last = due[-1].subscription.destination
                 whole = [d for d in due if d.subscription.destination != last]
                 due = whole or due
             tasks += await self._dispatch(due, now, sent)
-            if len(due) < CHUNK:
+            if not more:
                 break
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -460,21 +427,24 @@ class Scheduler:
             target = await self._destination(sub)
         except _Unavailable:
             return False  # held: the next pass after GUILD_CREATE sends it
-        # The slot first, then the claim: the claim marks the moment the nonce is first used, right before the
-        # send; and a message waits for its slot in the queue of the pacer, not in the queue of the store.
+        # The post's slot of the token's schedule is reserved first; shortly before it comes, the post is claimed
+        # (the claim marks the moment its nonce is first used) and composed; the request then goes out on the
+        # slot itself (the HTTP layer waits for it), so a slow store never bunches posts into one second.
         await self.budget.wait()
-        slot = await self.pacer.wait()
+        slot = await self.pacer.reserve()
+        await self.pacer.until_lead(slot)
+        began = time.perf_counter()
         claimed = await countdowns.claim(self.store, [Claim(out.nonce, tuple(out.ids), out.late)], now)
         if not claimed:
             return False
         if out.content is None:
             lines = await self._lines(out.items)
             out.content, out.mentions = self._assemble(out.items, [line for _, line in lines], out.nonce)
-        if self.pacer.late(slot):  # the store was slow to answer: sending now could crowd the next second
-            await self.pacer.wait()
+        self.pacer.took(time.perf_counter() - began)
         try:
-            message = await asyncio.wait_for(
-                target.send(out.content, allowed_mentions=out.mentions, nonce=out.nonce), self.send_timeout)
+            with self.pacer.using(slot):
+                message = await asyncio.wait_for(
+                    target.send(out.content, allowed_mentions=out.mentions, nonce=out.nonce), self.send_timeout)
         except TimeoutError:
             await self._retry(out, f"no answer from Discord within {self.send_timeout:g} s")
             return False
@@ -491,7 +461,6 @@ class Scheduler:
             user = self.client.get_user(sub.user_id)
             if user is not None and user.dm_channel is not None:
                 return user.dm_channel
-            await self.pacer.wait()
             user = user or await self.client.fetch_user(sub.user_id)
             return user.dm_channel or await user.create_dm()
         assert sub.channel_id is not None
@@ -531,7 +500,6 @@ class Scheduler:
 
     async def _find_marker(self, channel: Any, nonce: str) -> int | None:
         me_id = self.client.user.id if self.client.user else 0
-        await self.pacer.wait()
         async for message in channel.history(limit=HISTORY_LIMIT):
             if message.author.id == me_id and delivery.carries_marker(message.content, nonce):
                 return message.id
@@ -611,7 +579,6 @@ class Scheduler:
         if channel is None or channel.id == sub.channel_id:
             return
         try:
-            await self.pacer.wait()
             await channel.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())  # type: ignore[union-attr]
         except discord.HTTPException as exc:
             log.warning("could not post an alert in guild %s: %s", sub.guild_id, exc)

@@ -8,6 +8,7 @@ nonce, and Discord (enforce_nonce) returns the message it already made instead o
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -333,7 +334,7 @@ async def skip(store: Store, ids: Sequence[int], now: dt.datetime, note: str | N
     """Never posted: an older milestone missed during downtime (only the latest is posted)."""
     if not ids:
         return
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany("UPDATE deliveries SET state = 'skipped', note = ?, updated_at = ? WHERE id = ? "
                                "AND state = 'pending'", [(note, iso(now), i) for i in ids])
 
@@ -343,29 +344,32 @@ async def claim(store: Store, claims: Sequence[Claim], now: dt.datetime) -> set[
     with them and the instant it is first used. Returns the ids claimed (a row that changed meanwhile,
     cancelled by a move or sent by a peer, is left alone)."""
     claimed: set[int] = set()
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, serial=False) as conn:
         for item in claims:
+            by_late: dict[int, list[int]] = defaultdict(list)  # one statement per lateness (nearly always one)
             for delivery_id in item.ids:
-                cur = await conn.execute(
+                by_late[item.late.get(delivery_id, 0)].append(delivery_id)
+            for late, ids in by_late.items():
+                async with conn.execute(
                     "UPDATE deliveries SET state = 'claimed', batch = ?, late = ?, retry_at = NULL, updated_at = ?, "
                     "first_attempt_at = coalesce(first_attempt_at, ?) "
-                    "WHERE id = ? AND (state = 'pending' OR (state = 'claimed' AND batch = ?))",
-                    (item.nonce, item.late.get(delivery_id, 0), iso(now), iso(now), delivery_id, item.nonce))
-                if cur.rowcount:
-                    claimed.add(delivery_id)
+                    "WHERE id IN (SELECT value FROM json_each(?)) AND (state = 'pending' OR "
+                    "(state = 'claimed' AND batch = ?)) RETURNING id",
+                    (item.nonce, late, iso(now), iso(now), _json_ids(ids), item.nonce)) as cur:
+                    claimed.update(row[0] for row in await cur.fetchall())
     return claimed
 
 
 async def restart_window(store: Store, ids: Sequence[int], now: dt.datetime) -> None:
     """The channel's history shows the earlier attempt made no post: the nonce's window starts again."""
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany("UPDATE deliveries SET first_attempt_at = ?, updated_at = ? WHERE id = ? "
                                "AND state = 'claimed'", [(iso(now), iso(now), i) for i in ids])
 
 
 async def mark_sent(store: Store, ids: Sequence[int], message_id: int | None, now: dt.datetime,
                     note: str | None = None) -> None:
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany(
             "UPDATE deliveries SET state = 'sent', message_id = ?, error = NULL, retry_at = NULL, note = ?, "
             "updated_at = ? WHERE id = ? AND state IN ('claimed', 'pending')",
@@ -374,7 +378,7 @@ async def mark_sent(store: Store, ids: Sequence[int], message_id: int | None, no
 
 async def mark_uncertain(store: Store, ids: Sequence[int], note: str, now: dt.datetime) -> None:
     """It may have gone out and cannot be checked: recorded, never posted again."""
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany("UPDATE deliveries SET state = 'uncertain', note = ?, retry_at = NULL, "
                                "updated_at = ? WHERE id = ? AND state = 'claimed'",
                                [(note[:500], iso(now), i) for i in ids])
@@ -382,7 +386,7 @@ async def mark_uncertain(store: Store, ids: Sequence[int], note: str, now: dt.da
 
 async def mark_failed(store: Store, ids: Sequence[int], error: str, now: dt.datetime, *,
                       count_attempt: bool = True) -> None:
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany(
             "UPDATE deliveries SET state = 'failed', attempts = attempts + ?, error = ?, retry_at = NULL, "
             "updated_at = ? WHERE id = ? AND state IN ('pending', 'claimed')",
@@ -395,7 +399,7 @@ async def mark_retry(store: Store, ids: Sequence[int], error: str, retry_at: dt.
     if retry_at is None:
         await mark_failed(store, ids, error, now)
         return
-    async with store.transaction(catalog=False) as conn:
+    async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany("UPDATE deliveries SET attempts = attempts + 1, retry_at = ?, error = ?, "
                                "updated_at = ? WHERE id = ? AND state = 'claimed'",
                                [(iso(retry_at), error[:500], iso(now), i) for i in ids])

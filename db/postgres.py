@@ -251,15 +251,18 @@ class PgStore(Store):
     # -- transactions ---------------------------------------------------------------------------
 
     @asynccontextmanager  # type: ignore[override]
-    async def transaction(self, *, catalog: bool = True, notify: bool = False) -> AsyncIterator[_Connection]:
-        """One writer at a time, across every process (the advisory lock), all or nothing."""
-        async with self._write_lock:
+    async def transaction(self, *, catalog: bool = True, notify: bool = False,
+                          serial: bool = True) -> AsyncIterator[_Connection]:
+        """One writer at a time, across every process (the advisory lock), all or nothing. `serial=False`:
+        without the lock, for statements whose WHERE guards every row they change (row locks suffice)."""
+        async with self._write_lock if serial else contextlib.nullcontext():
             for attempt in range(RECONNECT_TRIES):
                 conn = await self._acquire()
                 tx = conn.transaction()
                 try:
                     await tx.start()
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                    if serial:
+                        await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
                     break
                 except (*CONNECTION_LOST, asyncpg.InterfaceError, asyncpg.InternalClientError) as exc:
                     # Nothing done yet: safe to try again on a new connection (a connection the server dropped

@@ -92,10 +92,12 @@ class Store:
             async with SqliteStore.connect(target, migrate=migrate) as store:
                 yield store
 
-    def transaction(self, *, catalog: bool = True,
-                    notify: bool = False) -> contextlib.AbstractAsyncContextManager[Any]:
+    def transaction(self, *, catalog: bool = True, notify: bool = False,
+                    serial: bool = True) -> contextlib.AbstractAsyncContextManager[Any]:
         """A write transaction. `catalog` (the default) moves the catalog version; `notify` (implied by
-        `catalog`) tells the other processes on the store (PostgreSQL's NOTIFY) so their dispatchers look now."""
+        `catalog`) tells the other processes on the store (PostgreSQL's NOTIFY) so their dispatchers look now.
+        `serial=False`: the transaction's statements guard every row they change in their WHERE (a delivery's
+        state), so it need not wait for other writers where the store can tell (PostgreSQL's row locks)."""
         raise NotImplementedError
 
     async def fetchall(self, sql: str, params: tuple | dict = ()) -> list[Any]:
@@ -190,8 +192,9 @@ class SqliteStore(Store):
 
     @asynccontextmanager  # type: ignore[override]
     async def transaction(self, *, catalog: bool = True, notify: bool = False,
-                          ) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (BEGIN IMMEDIATE): all or nothing, one at a time.
+                          serial: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): all or nothing, one at a time (SQLite has one writer:
+        `serial` changes nothing).
 
         `catalog=False` marks bookkeeping (countdown deliveries, leases, meta) that no cache depends on:
         it does not move the catalog version, so search indexes and the read cache are not rebuilt at

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.scheduler import Pacer
+from bot.budget import Pacer
 from bot.shards import ShardScope, shard_of
 from db import leases
 from db.store import Store
