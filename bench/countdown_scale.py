@@ -122,6 +122,51 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, peak
 
 
+class Pauses:
+    """How long this process (the loopback Discord) stood still during the wave: garbage collections, and the
+    event loop's lag (a timer that fires late). A loopback that stands still delays requests and then takes
+    them in a bunch, which Discord, on its many machines, does not."""
+
+    def __init__(self) -> None:
+        self.gc: list[float] = []
+        self.lag: list[float] = []
+        self._began = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.gc.append(time.perf_counter() - self._began)
+
+    async def _watch(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.lag.append(time.perf_counter() - before - 0.005)
+
+    def start(self) -> None:
+        # No collections in the loopback during the wave: they paused it for up to a tenth of a second (the
+        # requests and messages it records), and Discord, on its many machines, does not stand still; the bot's
+        # own process collects as always. What the loopback still stands still for is printed.
+        gc.disable()
+        gc.callbacks.append(self._on_gc)
+        self._task = asyncio.create_task(self._watch())
+
+    def stop(self) -> str:
+        gc.callbacks.remove(self._on_gc)
+        gc.enable()
+        if self._task is not None:
+            self._task.cancel()
+        worst = sorted(self.lag)
+        if not worst:
+            return "not measured"
+        p99 = worst[int(len(worst) * 0.99)]
+        return (f"{len([g for g in self.gc if g > 0.01])} garbage collections over 10 ms (longest "
+                f"{max(self.gc, default=0) * 1000:.0f} ms); event-loop lag p99 {p99 * 1000:.1f} ms, "
+                f"longest {worst[-1] * 1000:.0f} ms")
+
+
 def count_sent(database: str) -> int:
     if database.startswith("postgresql://"):
         import asyncpg
@@ -179,9 +224,7 @@ async def run(args: argparse.Namespace, per_server: int, database: str, tmp: Pat
         dc.rate_limits = True
         dc.max_concurrency = max(1, args.processes)  # each shard its own identify bucket
         guilds, channels = build_world(dc, args.servers, per_server)
-        # The loopback's world lives as long as the run: out of the garbage collector's way, so its pauses (a
-        # tenth of a second with 10,000 channels, in this process, not in Discord) do not bunch the arrivals.
-        gc.freeze()
+        gc.freeze()  # the loopback's world lives as long as the run: out of the garbage collector's way
         due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
         t0 = time.perf_counter()
         await prepare_database(database, channels, args.titles, args.per_channel, due)
@@ -214,6 +257,8 @@ async def run(args: argparse.Namespace, per_server: int, database: str, tmp: Pat
                                 timeout=120)
             await asyncio.sleep(max(0.0, (due - dt.datetime.now(dt.UTC)).total_seconds()))
             started = time.perf_counter()
+            pauses = Pauses()
+            pauses.start()
             expected = len(channels)  # one message per channel: its ten due posts are combined
             killed = False
             while True:
@@ -232,6 +277,7 @@ async def run(args: argparse.Namespace, per_server: int, database: str, tmp: Pat
                     print("gave up after 30 minutes")
                     break
             elapsed = time.perf_counter() - started
+            paused = pauses.stop()
             posts = [m for _, ch in channels for m in dc.messages(ch, include_interactions=False)]
             stamps = sorted(m.created_at for m in posts)
             span = (stamps[-1] - stamps[0]).total_seconds() if len(stamps) > 1 else elapsed
@@ -265,6 +311,7 @@ async def run(args: argparse.Namespace, per_server: int, database: str, tmp: Pat
                 for r in window:
                     kinds[f"{r.method} {r.route or r.path}"] = kinds.get(f"{r.method} {r.route or r.path}", 0) + 1
                 print(f"    {hit.method} {hit.route}: {len(window)} requests in the second before: {kinds}")
+            print(f"  loopback pauses  {paused}")
             print(f"  last post        {last_late:8.1f} s after the due instant, at {args.rtt * 1000:.0f} ms RTT; "
                   f"{tagged_late} posts said 'posted late' (target 0)")
             print(f"  invalid requests {invalid:8d} caused (Discord bans at 10,000 in 10 minutes)")

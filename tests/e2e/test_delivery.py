@@ -239,3 +239,37 @@ async def test_a_wave_goes_out_concurrently_under_the_pacer_not_one_round_trip_a
         assert "posted late" not in post.content
     # Several posts were in flight at once (one at a time, 20 posts would take 20 round trips).
     assert world.dc.peak_concurrency("POST", "/messages") >= 4
+
+
+async def test_a_wave_keeps_under_discords_global_limit_in_every_second_and_goes_out_in_one_pass(world, monkeypatch):
+    """60 posts at zero latency would all leave within a few milliseconds: every one waits for its slot of the
+    token's schedule at the HTTP layer, so no second holds more than the pacer's rate, and Discord's global
+    limit (on in the loopback) is never hit. Chunks cut at a destination do not end the pass early."""
+    from bot import scheduler as scheduler_module
+    from bot.budget import POSTS_PER_SECOND
+
+    server = world.countdown
+    channels = [server.guild.add_text_channel(f"paced-{i}") for i in range(60)]
+    await asyncio.sleep(0.1)
+    sids = []
+    for i, channel in enumerate(channels):  # two titles a channel: a chunk of 5 rows cuts a channel in two
+        for part in ("A", "B"):
+            sids.append((await subscribe(world, channel, f"Paced {part} {i}", "1d", "2028-10-20"))[1])
+    monkeypatch.setattr(scheduler_module, "CHUNK", 5)
+    world.dc.rate_limits = True
+    passes = world.bot.scheduler.passes
+    paced = world.bot.scheduler.pacer.paced
+    try:
+        await advance(world, await next_due(world, sids[0]))
+    finally:
+        world.dc.rate_limits = False
+    assert world.bot.scheduler.passes == passes + 1  # the whole wave in one pass
+    sent = [r for r in world.dc.requests_to("POST", "/messages") if r.status == 200
+            and any(r.path == f"/channels/{c.id}/messages" for c in channels)]
+    assert not [r for r in world.dc.requests if r.status == 429]
+    assert len(sent) == 60 and all(len(posts(world, c)) == 1 for c in channels)
+    assert world.bot.scheduler.pacer.paced - paced >= 60
+    starts = sorted(r.started for r in sent)
+    window = max(sum(1 for s in starts if first <= s < first + 1.0) for first in starts)
+    assert window <= POSTS_PER_SECOND + 1
+    assert starts[-1] - starts[0] >= (60 - 1) / POSTS_PER_SECOND * 0.9  # spread out, not at once
