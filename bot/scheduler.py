@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 MAX_SLEEP = dt.timedelta(minutes=15)
 CHUNK = 500
 # Destinations being posted to at once. Each one holds a reserved slot of the token's schedule: at 60 ms
-# a round trip, 48 a second needs about 3 in flight; more only reserve further ahead (and, with several
+# a round trip, 47 a second needs about 3 in flight; more only reserve further ahead (and, with several
 # processes, push every other request of the token, a command's too, behind them).
 IN_FLIGHT = 16
 HISTORY_LIMIT = 100  # the newest messages searched for a post's marker

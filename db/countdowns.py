@@ -274,14 +274,17 @@ async def next_due(store: Store, *, held_guilds: Iterable[int] = (),
     `held_guilds` (servers in a Discord outage) wait, so they do not count; `shards` (count, ids): only the
     servers of those shards (count 0: every server)."""
     held = _json_ids(held_guilds)
+    # Each half walks the (state, due_at, id) index in order and stops at its first row (a min() over a join
+    # is not always planned that way).
+    common = ("s.paused_reason IS NULL AND NOT (s.kind = 'channel' AND s.guild_id IN "
+              f"(SELECT value FROM json_each(:held))) AND {_IN_SHARDS}")
     row = await store.fetchone(
-        "SELECT min(t) FROM (SELECT min(d.due_at) AS t FROM deliveries d JOIN subscriptions s "
-        "ON s.id = d.subscription_id WHERE d.state = 'pending' AND s.paused_reason IS NULL "
-        f"AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) AND {_IN_SHARDS} "
+        "SELECT min(t) FROM ("
+        "SELECT * FROM (SELECT d.due_at AS t FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
+        f"WHERE d.state = 'pending' AND {common} ORDER BY d.due_at LIMIT 1) AS pending "
         "UNION ALL "
         "SELECT min(ifnull(d.retry_at, d.due_at)) FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
-        "WHERE d.state = 'claimed' AND s.paused_reason IS NULL "
-        f"AND NOT (s.kind = 'channel' AND s.guild_id IN (SELECT value FROM json_each(:held))) AND {_IN_SHARDS}"
+        f"WHERE d.state = 'claimed' AND {common}"
         ") AS due", {"held": held, **_shard_params(shards)})
     return parse(row[0]) if row and row[0] else None
 
