@@ -78,6 +78,9 @@ class Marquee(commands.AutoShardedBot):
             intents=intents(),
             tree_cls=MarqueeTree,
             help_command=None,
+            # No message cache: the bot reads no messages (no message intent), and a cache of the last 1,000 posts
+            # only adds to what the garbage collector walks during a wave.
+            max_messages=None,
             # Nothing the bot says pings anyone unless a message opts in to exactly one role.
             allowed_mentions=discord.AllowedMentions.none(),
         )

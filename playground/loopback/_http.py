@@ -321,6 +321,8 @@ class HttpMixin:
         except DiscordError as err:
             status, body = err.status, err.body()
             headers.update(err.headers)
+        except ConnectionResetError:
+            raise  # the client went away mid-request (a killed process): nothing to answer, nothing crashed
         except Exception:
             _log.exception("loopback: handler for %s %s crashed", request.method, rel)
             status, body = 500, {"message": "500: Internal Server Error", "code": 0}
