@@ -73,7 +73,7 @@ def canonical(milestones: tuple[Milestone, ...]) -> str:
     return ",".join(m.label for m in milestones)
 
 
-def due_at(value: ReleaseValue, milestone: Milestone, tz: dt.tzinfo, posting_hour: int) -> dt.datetime | None:
+def due_at(value: ReleaseValue, milestone: Milestone, tz: dt.tzinfo, posting: dt.time) -> dt.datetime | None:
     """When this milestone of this release should be posted (UTC), or None when the date is not exact."""
     if value.date is None or value.precision != "day":
         return None
@@ -83,7 +83,7 @@ def due_at(value: ReleaseValue, milestone: Milestone, tz: dt.tzinfo, posting_hou
         return instant - milestone.offset
     if milestone.unit == "d":
         day = value.date - dt.timedelta(days=milestone.amount)
-        return _local(day, dt.time(posting_hour), tz)
+        return _local(day, posting, tz)
     start_of_day = _local(value.date, dt.time(0), tz)
     return (start_of_day - milestone.offset).astimezone(dt.UTC)
 
@@ -95,27 +95,27 @@ def _local(day: dt.date, time: dt.time, tz: dt.tzinfo) -> dt.datetime:
 
 
 def plan(value: ReleaseValue, milestones: tuple[Milestone, ...], tz: dt.tzinfo,
-         posting_hour: int) -> list[tuple[Milestone, dt.datetime]]:
+         posting: dt.time) -> list[tuple[Milestone, dt.datetime]]:
     """Every milestone with its due instant, in time order (empty for month/year/TBA dates)."""
-    planned = [(m, due_at(value, m, tz, posting_hour)) for m in milestones]
+    planned = [(m, due_at(value, m, tz, posting)) for m in milestones]
     return sorted(((m, d) for m, d in planned if d is not None), key=lambda pair: pair[1])
 
 
 def plan_for(value: ReleaseValue, milestones_text: str,
              settings: GuildSettings) -> list[tuple[DeliveryKey, dt.datetime]]:
     """A subscription's deliveries in a server: in its time zone, at its posting hour."""
-    return plan_keys(value, milestones_text, zoneinfo.ZoneInfo(settings.timezone), settings.posting_hour)
+    return plan_keys(value, milestones_text, zoneinfo.ZoneInfo(settings.timezone), settings.posting_time)
 
 
 def plan_keys(value: ReleaseValue, milestones_text: str, tz: dt.tzinfo,
-              posting_hour: int) -> list[tuple[DeliveryKey, dt.datetime]]:
+              posting: dt.time) -> list[tuple[DeliveryKey, dt.datetime]]:
     """A subscription's deliveries for a release value: (key, due), the key naming the value planned for, so a
     moved date gets new rows and the old ones can be cancelled."""
     planned_for = value.date.isoformat() if value.date else "tba"
     if value.time:
         planned_for += f"T{value.time:%H:%M}"
     return [(DeliveryKey(m.label, planned_for), due)
-            for m, due in plan(value, parse_milestones(milestones_text), tz, posting_hour)]
+            for m, due in plan(value, parse_milestones(milestones_text), tz, posting)]
 
 
 # -- wording ---------------------------------------------------------------------------------------------

@@ -89,13 +89,14 @@ class Admin(commands.Cog):
             f"**Time zone:** {current.timezone} (days until a release are counted here)",
             f"**Default region:** {region}",
             f"**Alerts channel:** {alerts}",
-            f"**Posting hour:** {current.posting_hour:02d}:00",
+            f"**Posting hour:** {current.posting_time:%H:%M} (day milestones post then, in the server's time zone)",
         ]))
 
     async def _save(self, interaction: discord.Interaction, **changes: object) -> None:
         saved = await self.editor(interaction).set_settings(**changes)
         self.bot.remember_settings(saved)
-        if "timezone" in changes:  # posting hours are wall-clock times in the server's zone: plan again
+        if {"timezone", "posting_hour", "posting_minute"} & set(changes):
+            # posting hours are wall-clock times in the server's zone: plan every countdown again
             await self.bot.countdowns.timezone_changed(saved.guild_id)
 
     @settings.command(name="timezone", description="The server's time zone, e.g. Europe/London")
@@ -103,6 +104,14 @@ class Admin(commands.Cog):
     async def settings_timezone(self, interaction: discord.Interaction, timezone: TimeZoneOption) -> None:
         await self._save(interaction, timezone=timezone)
         await self.done(interaction, f"Time zone set to **{timezone}**: days until a release are now counted there.")
+
+    @settings.command(name="posting-hour", description="When day milestones post, e.g. 09:00 (the server's time zone)")
+    @app_commands.describe(hour="A time of day, HH:MM (24-hour), like 09:00 or 18:30")
+    async def settings_posting_hour(self, interaction: discord.Interaction, hour: TimeOption) -> None:
+        await self._save(interaction, posting_hour=hour.hour, posting_minute=hour.minute)
+        zone = self.bot.guild_settings(interaction.guild_id).timezone
+        await self.done(interaction, f"Day milestones (like “1 day to go”) now post at **{hour:%H:%M}** ({zone}); "
+                                     "every countdown of this server is planned again.")
 
     @settings.command(name="region", description="The default country for release dates, e.g. US or GB")
     @app_commands.describe(region="A two-letter country code (ISO 3166-1), e.g. US, GB, DE")

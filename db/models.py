@@ -150,6 +150,12 @@ class GuildSettings:
     region: str | None = None
     alerts_channel_id: int | None = None
     posting_hour: int = 9
+    posting_minute: int = 0
+
+    @property
+    def posting_time(self) -> dt.time:
+        """When day milestones post, in the server's time zone."""
+        return dt.time(self.posting_hour, self.posting_minute)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from db import queries
+from db import countdowns, queries
 from playground.loopback import CommandUnavailable
 
 
@@ -77,6 +77,41 @@ async def test_settings_are_validated_and_used(world):
     assert "Days counted in Europe/London" in r.message.text
     r = await world.run("release", {"title": "ballerina"})
     assert "Days counted in UTC" in r.message.text
+
+
+async def test_the_posting_hour_is_a_validated_time_and_day_milestones_follow_it(world):
+    mods = world.mods
+    channel = mods.channels["release-news"]
+    assert_done(await world.admin("settings timezone", {"timezone": "Europe/London"}), "Europe/London")
+    assert_done(await world.admin("catalog add-title", {"title": "Posting Hour Film"}), "posting-hour-film")
+    assert_done(await world.admin("catalog set-release", {"title": "posting-hour-film", "date": "2027-05-20",
+                                                          "region": "US"}), "Set **Posting Hour Film**")
+    before = await audit_count(world)
+    for bad in ("25:00", "9am", "12:60", "@everyone"):
+        r = await world.admin("settings posting-hour", {"hour": bad})
+        assert_refused(r, "is not a time of day", "HH:MM")
+    r = await world.run("settings posting-hour", {"hour": "07:00"}, server=mods, permission_override=True)
+    assert_refused(r, "You need the Manage Server permission")
+    assert await audit_count(world) == before  # nothing changed
+    assert "**Posting hour:** 09:00" in (await world.admin("settings show")).message.text
+
+    assert_done(await world.admin("settings posting-hour", {"hour": "18:30"}), "now post at **18:30** (Europe/London)")
+    assert "**Posting hour:** 18:30" in (await world.admin("settings show")).message.text
+    r = await world.admin("reminders add", {"title": "posting-hour-film", "channel": channel, "milestones": "1d"})
+    # The day before, at 18:30 in London: British Summer Time, 17:30 UTC.
+    assert f"<t:{int(dt.datetime(2027, 5, 19, 17, 30, tzinfo=dt.UTC).timestamp())}:R>" in r.message.text, r.message.text
+    [sub] = [s for s in await countdowns.subscriptions(world.bot.store, mods.guild.id)
+             if s.title_slug == "posting-hour-film"]
+    try:
+        # Changing it plans the countdowns already there again.
+        assert_done(await world.admin("settings posting-hour", {"hour": "7:05"}), "**07:05**")
+        [sub] = [s for s in await countdowns.subscriptions(world.bot.store, mods.guild.id) if s.id == sub.id]
+        assert sub.next_due == dt.datetime(2027, 5, 19, 6, 5, tzinfo=dt.UTC)
+        assert (await queries.guild_settings(world.bot.store, mods.guild.id)).posting_time == dt.time(7, 5)
+    finally:
+        await world.admin("reminders remove", {"id": sub.id})
+        await world.admin("settings posting-hour", {"hour": "09:00"})
+        await world.admin("catalog remove-title", {"title": "posting-hour-film"})
 
 
 # -- the moderator's day: the "done when" -------------------------------------------------------

@@ -31,7 +31,8 @@ def test_bad_milestones_are_explained(text, needle):
 def test_timed_release_fires_at_exact_offsets():
     value = ReleaseValue(date=dt.date(2027, 3, 14), time=dt.time(19, 0), timezone="America/New_York")
     release = dt.datetime(2027, 3, 14, 23, 0, tzinfo=UTC)  # 19:00 EDT
-    plan = dict((m.label, d) for m, d in countdown.plan(value, countdown.parse_milestones("7d,12h,15m,0"), UTC, 9))
+    plan = dict((m.label, d) for m, d in countdown.plan(value, countdown.parse_milestones("7d,12h,15m,0"), UTC,
+                                                        dt.time(9)))
     assert plan == {"7d": release - dt.timedelta(days=7), "12h": release - dt.timedelta(hours=12),
                     "15m": release - dt.timedelta(minutes=15), "0": release}
 
@@ -40,7 +41,7 @@ def test_day_milestones_fire_at_the_posting_hour_across_new_york_dst():
     # DST starts in New York on 2027-03-14. A release on 2027-03-20: the 7d post (March 13) is at
     # 09:00 EST = 14:00 UTC, the 3d post (March 17) at 09:00 EDT = 13:00 UTC.
     value = ReleaseValue(date=dt.date(2027, 3, 20))
-    plan = dict((m.label, d) for m, d in countdown.plan(value, countdown.parse_milestones("7d,3d,0"), NY, 9))
+    plan = dict((m.label, d) for m, d in countdown.plan(value, countdown.parse_milestones("7d,3d,0"), NY, dt.time(9)))
     assert plan["7d"] == dt.datetime(2027, 3, 13, 14, 0, tzinfo=UTC)
     assert plan["3d"] == dt.datetime(2027, 3, 17, 13, 0, tzinfo=UTC)
     assert plan["0"] == dt.datetime(2027, 3, 20, 13, 0, tzinfo=UTC)
@@ -50,7 +51,7 @@ def test_day_milestones_fire_at_the_posting_hour_across_new_york_dst():
 def test_day_milestones_across_london_autumn_change():
     # British Summer Time ends on 2027-10-31.
     value = ReleaseValue(date=dt.date(2027, 11, 2))
-    plan = dict((m.label, d) for m, d in countdown.plan(value, countdown.parse_milestones("3d,1d"), LONDON, 9))
+    plan = dict((m.label, d) for m, d in countdown.plan(value, countdown.parse_milestones("3d,1d"), LONDON, dt.time(9)))
     assert plan["3d"] == dt.datetime(2027, 10, 30, 8, 0, tzinfo=UTC)  # 09:00 BST
     assert plan["1d"] == dt.datetime(2027, 11, 1, 9, 0, tzinfo=UTC)  # 09:00 GMT
 
@@ -58,19 +59,19 @@ def test_day_milestones_across_london_autumn_change():
 def test_an_hour_that_does_not_exist_lands_after_the_jump():
     # 02:00 does not exist in New York on 2027-03-14; the post goes out at 03:00 EDT.
     value = ReleaseValue(date=dt.date(2027, 3, 15))
-    [(_, due)] = countdown.plan(value, countdown.parse_milestones("1d"), NY, 2)
+    [(_, due)] = countdown.plan(value, countdown.parse_milestones("1d"), NY, dt.time(2))
     assert due == dt.datetime(2027, 3, 14, 7, 0, tzinfo=UTC)
 
 
 def test_hour_milestones_of_a_date_only_release_count_from_its_midnight():
     value = ReleaseValue(date=dt.date(2027, 6, 1))
-    [(_, due)] = countdown.plan(value, countdown.parse_milestones("12h"), LONDON, 9)
+    [(_, due)] = countdown.plan(value, countdown.parse_milestones("12h"), LONDON, dt.time(9))
     assert due == dt.datetime(2027, 5, 31, 11, 0, tzinfo=UTC)  # 12:00 BST the day before
 
 
 def test_imprecise_dates_have_no_plan():
     assert countdown.plan(ReleaseValue(date=dt.date(2027, 6, 1), precision="month"),
-                          countdown.parse_milestones(None), UTC, 9) == []
+                          countdown.parse_milestones(None), UTC, dt.time(9)) == []
 
 
 def test_wording():
