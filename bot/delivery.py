@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from db.countdowns import LATE_OFFLINE, LATE_OUTAGE, Delivery
+from db.countdowns import LATE_OFFLINE, LATE_OUTAGE, Delivery, DeliveryRecord
 
 MESSAGE_LIMIT = 2000
 LATE_AFTER = dt.timedelta(minutes=5)
@@ -181,3 +181,42 @@ def late_suffix(late: int) -> str:
     if late == LATE_OFFLINE:
         return " _(posted late: the bot was offline when this was due)_"
     return ""
+
+
+# -- what became of each post (/reminders history) ---------------------------------------------------------
+
+def message_link(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def fate_line(record: DeliveryRecord, *, guild_id: int, channel_id: int | None) -> str:
+    """One delivery's fate for an admin: what it was, when it was due, and what became of it."""
+    what = "the “date moved” notice" if record.key.is_move else f"**{record.key.label}**"
+    due = f"<t:{int(record.due_at.timestamp())}:f>"
+    note = (record.note or "")[:200]
+    error = (record.error or "")[:200]
+    if record.state == "sent":
+        when = f" <t:{int(record.updated_at.timestamp())}:R>" if record.updated_at else ""
+        if record.message_id and channel_id:
+            where = f" · [the post]({message_link(guild_id, channel_id, record.message_id)})"
+        else:
+            where = f" ({note})" if note else " (the post has since been deleted)"
+        late = {LATE_OUTAGE: " · late: Discord was unavailable when it was due",
+                LATE_OFFLINE: " · late: the bot was offline when it was due"}.get(record.late, "")
+        return f"✅ {what}, due {due}: sent{when}{where}{late}"
+    if record.state == "skipped":
+        return f"⏭️ {what}, due {due}: skipped ({note or 'not posted'})"
+    if record.state == "failed":
+        return f"❌ {what}, due {due}: failed ({error or note or 'Discord refused it'})"
+    if record.state == "uncertain":
+        return f"❓ {what}, due {due}: uncertain ({note or 'it may have gone out; not posted again'})"
+    if record.state == "cancelled":
+        return f"↩️ {what}, due {due}: replaced (the date moved, or the countdown changed)"
+    if record.state == "claimed":
+        if record.retry_at is not None:
+            return (f"🔁 {what}, due {due}: attempt {record.attempts} failed ({error or 'no answer'}); "
+                    f"trying again <t:{int(record.retry_at.timestamp())}:R>")
+        if record.attempts and error:
+            return f"⚠️ {what}, due {due}: gave up after {record.attempts} attempts ({error})"
+        return f"📤 {what}, due {due}: being sent"
+    return f"🕒 {what}: due {due} (<t:{int(record.due_at.timestamp())}:R>)"

@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import countdown, render, timemath
+from bot import countdown, delivery, render, timemath
 from bot.app import Marquee
 from bot.checks import missing_post_permissions, ping_problem, require_manage_guild
 from bot.errors import UserError
@@ -149,6 +149,21 @@ class Reminders(commands.Cog):
         await interaction.response.send_message(
             f"Countdown {sub.id} will post this in <#{sub.channel_id}> <t:{int(sub.next_due.timestamp())}:R>:\n"
             f">>> {ping}{text}", ephemeral=True)
+
+    @reminders.command(name="history", description="What became of each of a countdown's posts, and what is to come")
+    @app_commands.describe(id="The countdown's number, from /reminders list")
+    async def history(self, interaction: discord.Interaction, id: int) -> None:
+        sub = await self._own(interaction, id)
+        records = await countdowns.deliveries_of(self.bot.store, sub.guild_id, sub.id)
+        lines = [delivery.fate_line(r, guild_id=sub.guild_id, channel_id=sub.channel_id) for r in records]
+        done = sum(r.state not in ("pending", "claimed") for r in records)
+        from bot.ui import send_pages
+
+        await send_pages(interaction, render.paginate(
+            f"Countdown {sub.id}: {render.safe(sub.title_name, 100)}",
+            description=(f"In <#{sub.channel_id}> · {sub.milestones}. {done} done, {len(records) - done} to come."
+                         if records else f"In <#{sub.channel_id}> · nothing planned."),
+            lines=lines), ephemeral=True)
 
     @reminders.command(name="resume", description="Restart a paused countdown (permissions are checked again)")
     @app_commands.describe(id="The countdown's number, from /reminders list")

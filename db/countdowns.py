@@ -495,6 +495,8 @@ class DeliveryRecord:
     batch: str | None
     error: str | None
     note: str | None
+    updated_at: dt.datetime | None = None  # when its state last changed (sent: when it went out)
+    retry_at: dt.datetime | None = None
 
 
 async def deliveries_of(store: Store, guild_id: int, subscription_id: int) -> list[DeliveryRecord]:
@@ -502,5 +504,7 @@ async def deliveries_of(store: Store, guild_id: int, subscription_id: int) -> li
         "SELECT d.* FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id "
         "WHERE s.guild_id = ? AND s.id = ? ORDER BY d.due_at, d.id", (guild_id, subscription_id))
     return [DeliveryRecord(r["id"], DeliveryKey.parse(r["milestone"]), parse(r["due_at"]), r["state"],
-                           r["message_id"], r["late"], r["attempts"], r["batch"], r["error"], r["note"])
+                           r["message_id"], r["late"], r["attempts"], r["batch"], r["error"], r["note"],
+                           parse(r["updated_at"]) if r["updated_at"] else None,
+                           parse(r["retry_at"]) if r["retry_at"] else None)
             for r in rows]

@@ -283,3 +283,45 @@ async def test_a_wave_keeps_under_discords_global_limit_in_every_second_and_goes
     window = max(sum(1 for s in starts if first <= s < first + 1.0) for first in starts)
     assert window <= POSTS_PER_SECOND + 1
     assert starts[-1] - starts[0] >= (60 - 1) / POSTS_PER_SECOND * 0.9  # spread out, not at once
+
+
+async def test_history_shows_each_posts_fate_with_a_link_and_what_is_still_to_come(world):
+    """/reminders history after a skipped, a sent and a failed post, with one still to come."""
+    server = world.countdown
+    channel = server.guild.add_text_channel("history")
+    await asyncio.sleep(0.1)
+    _, sid = await subscribe(world, channel, "History Film", "7d,3d,1d,0", "2028-11-20")
+
+    async def history():
+        r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders history", {"id": sid})
+        assert r.error is None and r.ephemeral and r.message.pings == set(), r.message.text
+        return r.message.text
+
+    text = await history()
+    assert "0 done, 4 to come" in text and text.count("🕒") == 4
+    records = {r.key.label: r for r in await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)}
+    # The bot was away over the 7d and 3d posts: 7d is skipped, 3d goes out (late).
+    await advance(world, records["3d"].due_at + dt.timedelta(hours=1))
+    [post] = posts(world, channel)
+    # Discord refuses the 1d post itself (400): it is not retried.
+    world.dc.fail_channel(channel, 400, 50006, method="POST")
+    try:
+        await advance(world, records["1d"].due_at)
+    finally:
+        world.dc.clear_faults()
+    assert posts(world, channel) == [post]
+    text = await history()
+    assert "3 done, 1 to come" in text
+    lines = text.splitlines()
+    [seven] = [line for line in lines if "**7d**" in line]
+    assert seven.startswith("⏭️") and "skipped (missed while the bot was offline" in seven
+    [three] = [line for line in lines if "**3d**" in line]
+    assert three.startswith("✅") and "late: the bot was offline" in three
+    assert f"https://discord.com/channels/{server.guild.id}/{channel.id}/{post.id}" in three
+    [one] = [line for line in lines if "**1d**" in line]
+    assert one.startswith("❌") and "failed (Discord refused the message" in one
+    [zero] = [line for line in lines if "**0**" in line]
+    assert zero.startswith("🕒") and f"<t:{int(records['0'].due_at.timestamp())}:R>" in zero
+    # Another server's countdown, or a member: nothing shown.
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders history", {"id": 999999})
+    assert r.ephemeral and "There is no countdown 999999" in r.message.text
