@@ -20,6 +20,7 @@ from bot.budget import POSTS_PER_SECOND, Pacer, RequestBudget
 from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.countdown_service import CountdownService
+from bot.feed import CalendarFeed
 from bot.readcache import ReadCache
 from bot.scheduler import Scheduler
 from bot.settings import Settings
@@ -101,6 +102,8 @@ class Marquee(commands.AutoShardedBot):
             shards=ShardScope.of(settings.shard_count, settings.shard_ids), pacer=pacer)
         self.countdowns = CountdownService(store=store, clock=clock, reads=self.reads,
                                            settings_of=self.guild_settings, scheduler=self.scheduler)
+        self.feed = CalendarFeed(store=store, reads=self.reads, clock=clock, settings=settings,
+                                 guild_name=lambda gid: getattr(self.get_guild(gid), "name", None))
         self.tmdb: TMDBService | None = None
         if settings.tmdb_token:
             self.tmdb = TMDBService(store=store, clock=clock, base_url=settings.tmdb_api_url,
@@ -155,6 +158,7 @@ class Marquee(commands.AutoShardedBot):
         # Build the search indexes before the gateway connects: the first autocomplete must not wait.
         await self.catalog.warm()
         self.scheduler.start()  # it waits for the gateway's READY before its first pass
+        await self.feed.start()  # the calendar feed, when MARQUEE_WEB_PORT is set
         if self.tmdb is not None and self.settings.tmdb_refresh_minutes > 0:
             self._tmdb_task = asyncio.create_task(self._refresh_from_tmdb(), name="marquee-tmdb-refresh")
 
@@ -164,6 +168,7 @@ class Marquee(commands.AutoShardedBot):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tmdb_task
         await self.scheduler.stop()
+        await self.feed.stop()
         await super().close()
 
     async def refresh_tmdb(self) -> RefreshResult:

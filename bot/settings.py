@@ -53,6 +53,16 @@ class Settings:
     # Sharding: None, None = every shard Discord recommends, in this process.
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
+    # The calendar feed (`marquee run` serves each server's .ics): off unless the port is set.
+    web_host: str = "127.0.0.1"
+    web_port: int | None = None
+    public_url: str | None = None  # what members see, e.g. https://marquee.example.org (behind a proxy)
+
+    @property
+    def feed_base_url(self) -> str | None:
+        if self.web_port is None:
+            return None
+        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +102,12 @@ class Settings:
         cap = _number(get("MARQUEE_TMDB_DAILY_CAP"), "MARQUEE_TMDB_DAILY_CAP", 500, 1, 100_000,
                       "a whole number of requests")
         shard_count, shard_ids = _shards(get("MARQUEE_SHARD_COUNT"), get("MARQUEE_SHARD_IDS"))
+        web_port = get("MARQUEE_WEB_PORT")
+        port = None if web_port is None else int(_number(web_port, "MARQUEE_WEB_PORT", 0, 1, 65535,
+                                                         "a TCP port number (1-65535)"))
+        public_url = get("MARQUEE_PUBLIC_URL")
+        if public_url is not None and not public_url.startswith(("http://", "https://")):
+            raise SettingsError(f"MARQUEE_PUBLIC_URL must start with http:// or https://, not {public_url[:60]!r}")
         tmdb_token = get("MARQUEE_TMDB_TOKEN")
         if tmdb_token is not None and (any(ch.isspace() for ch in tmdb_token)
                                        or tmdb_token.lower().startswith("bearer")):
@@ -115,6 +131,9 @@ class Settings:
             tmdb_daily_cap=int(cap),
             shard_count=shard_count,
             shard_ids=shard_ids,
+            web_host=get("MARQUEE_WEB_HOST") or "127.0.0.1",
+            web_port=port,
+            public_url=public_url.rstrip("/") if public_url else None,
         )
 
     def require_token(self) -> str:

@@ -32,7 +32,7 @@ from bot.transformers import (
     checked_list,
     checked_text,
 )
-from db import countdowns, edits, packs, queries, validate
+from db import countdowns, edits, feeds, packs, queries, validate
 from db.models import Person
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,18 @@ class Admin(commands.Cog):
         zone = self.bot.guild_settings(interaction.guild_id).timezone
         await self.done(interaction, f"Day milestones (like “1 day to go”) now post at **{hour:%H:%M}** ({zone}); "
                                      "every countdown of this server is planned again.")
+
+    @settings.command(name="calendar-reset", description="A new calendar feed link; the old one stops working")
+    async def settings_calendar_reset(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        feed = self.bot.feed
+        if feed.settings.feed_base_url is None:
+            raise UserError("This bot serves no calendar feed (its operator has not set MARQUEE_WEB_PORT), so there "
+                            "is no link to reset. /calendar still gives the file.")
+        token = await feeds.issue(self.bot.store, interaction.guild_id, self.bot.clock.now(), interaction.user.id,
+                                  rotate=True)
+        await self.done(interaction, "The old calendar link no longer works. The new one: "
+                                     f"<{feed.url(interaction.guild_id, token)}>")
 
     @settings.command(name="region", description="The default country for release dates, e.g. US or GB")
     @app_commands.describe(region="A two-letter country code (ISO 3166-1), e.g. US, GB, DE")

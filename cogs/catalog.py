@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Literal
 
 import discord
@@ -13,7 +14,7 @@ from bot import render, timemath
 from bot.app import Marquee
 from bot.transformers import FranchiseOption, RegionOption, TitleOption
 from bot.ui import send_pages
-from db import models
+from db import feeds, models
 
 
 class Catalog(commands.Cog):
@@ -75,6 +76,32 @@ class Catalog(commands.Cog):
             latest = next((r for r in past if r.value.date == past[0].value.date and r.region == home),
                           past[0] if past else None)
         await send_pages(interaction, render.upcoming_pages(ahead[:50], undated, latest, now, tz, franchise))
+
+    @app_commands.command(name="calendar", description="A calendar file of the releases this server counts down to")
+    @app_commands.describe(franchise="Only this franchise (all if empty)")
+    @app_commands.guild_only()
+    async def calendar(self, interaction: discord.Interaction, franchise: FranchiseOption | None = None) -> None:
+        assert interaction.guild_id is not None
+        slug = franchise.slug if franchise else None
+        feed = self.bot.feed
+        releases = await feed.releases(interaction.guild_id, slug)
+        data = await feed.ics(interaction.guild_id, slug)
+        dated = sum(1 for r in releases if r.value.date is not None and r.value.precision == "day")
+        scope = f" in **{render.safe(franchise.name)}**" if franchise else ""
+        if not releases:
+            text = (f"This server counts down to no release{scope} yet, so the calendar is empty. An admin can add "
+                    "countdowns with /reminders add.")
+        else:
+            text = (f"{dated} release{'s' if dated != 1 else ''}{scope} this server counts down to "
+                    f"(undated ones are left out). Open the file to add them to your calendar.")
+        if feed.settings.feed_base_url is not None:
+            token = await feeds.issue(self.bot.store, interaction.guild_id, self.bot.clock.now())
+            link = feed.url(interaction.guild_id, token, slug)
+            text += (f"\nOr subscribe, and your calendar follows every move: <{link}> (keep it to this server: "
+                     "anyone with the link can read it).")
+        name = f"marquee-{slug or 'releases'}.ics"
+        await interaction.response.send_message(text, file=discord.File(io.BytesIO(data), filename=name),
+                                                ephemeral=True)
 
     @app_commands.command(name="timeline", description="The titles in release order or in story order")
     @app_commands.describe(franchise="Only this franchise (all if empty)",
