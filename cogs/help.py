@@ -20,6 +20,7 @@ EXAMPLES = {
     "upcoming": "/upcoming",
     "timeline": "/timeline order:story",
     "countdown": "/countdown title:Ballerina",
+    "calendar": "/calendar franchise:John Wick",
     "help": "/help",
     "remindme": "/remindme add title:Ballerina",
     "reminders": "/reminders add title:Ballerina channel:#release-news milestones:30d,7d,1d,0",

@@ -115,7 +115,7 @@ def admin_string_options(world):
 
 ADMIN_VALID = {"title": "ballerina", "date": "2027-01-01", "person": "lance-reddick", "department": "cast",
                "kind": "stream", "provider": "Test Provider", "timezone": "UTC", "region": "US",
-               "query": "collection:726871"}
+               "query": "collection:726871", "hour": "09:00"}
 
 
 async def test_every_admin_string_option_survives_hostile_text(world, caplog):

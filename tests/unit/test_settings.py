@@ -37,6 +37,9 @@ def test_values_are_parsed():
     ({"DISCORD_API_BASE_URL": "ftp://x"}, "DISCORD_API_BASE_URL"),
     ({"DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
     ({"DISCORD_TOKEN": "Bot abc"}, "DISCORD_TOKEN"),
+    ({"MARQUEE_WEB_PORT": "http"}, "MARQUEE_WEB_PORT"),
+    ({"MARQUEE_WEB_PORT": "70000"}, "MARQUEE_WEB_PORT"),
+    ({"MARQUEE_PUBLIC_URL": "marquee.example.org"}, "MARQUEE_PUBLIC_URL"),
 ])
 def test_malformed_values_name_the_setting(env, names):
     with pytest.raises(SettingsError, match=names):
@@ -174,3 +177,10 @@ def test_db_commands_round_trip_a_pack(tmp_path):
     (tmp_path / "bad.toml").write_text(original.replace('kind = "film"', 'kind = "opera"', 1))
     bad = _run(["db", "import", "bad.toml"], tmp_path, env)
     assert bad.returncode == 1 and "nothing changed" in bad.stderr and "titles[0].kind" in bad.stderr
+
+
+def test_the_calendar_feed_is_off_unless_its_port_is_set():
+    assert Settings.from_env({}).feed_base_url is None
+    assert Settings.from_env({"MARQUEE_WEB_PORT": "8080"}).feed_base_url == "http://127.0.0.1:8080"
+    s = Settings.from_env({"MARQUEE_WEB_PORT": "8080", "MARQUEE_PUBLIC_URL": "https://marquee.example.org/"})
+    assert s.feed_base_url == "https://marquee.example.org"
