@@ -133,12 +133,14 @@ async def test_lost_permission_pauses_after_one_attempt_and_resume_posts_again(w
     assert "Paused: I lost the permission to post there" in r.message.text
     await advance(world, at(21, 15))  # 3d is due too: no new attempt while paused
     assert len(world.dc.requests_to("POST", f"/channels/{news.id}/messages")) == attempts_before + 1
-    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": 1})
+    [sub] = [s for s in await countdowns.subscriptions(world.bot.store, server.guild.id)
+             if s.title_slug == film and s.channel_id == news.id]
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": sub.id})
     assert r.ephemeral and "I still can't post" in r.message.text
     news.set_permissions(server.guild.bot_role, deny=0)
     await asyncio.sleep(0.1)
     before = world.bot.scheduler.passes
-    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": 1})
+    r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": sub.id})
     assert "resumed" in r.message.text
     await settle(world, before)
     new = posts(world)[3:]
