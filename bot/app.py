@@ -20,6 +20,7 @@ from bot.budget import POSTS_PER_SECOND, Pacer, RequestBudget
 from bot.catalog import Catalog
 from bot.clock import Clock
 from bot.countdown_service import CountdownService
+from bot.events import EventMirror
 from bot.feed import CalendarFeed
 from bot.readcache import ReadCache
 from bot.scheduler import Scheduler
@@ -104,6 +105,10 @@ class Marquee(commands.AutoShardedBot):
                                            settings_of=self.guild_settings, scheduler=self.scheduler)
         self.feed = CalendarFeed(store=store, reads=self.reads, clock=clock, settings=settings,
                                  guild_name=lambda gid: getattr(self.get_guild(gid), "name", None))
+        self.events = EventMirror(client=self, releases=self.feed.releases, settings_of=self.guild_settings,
+                                  now=clock.now)
+        self.scheduler.followed_changed = self.events.soon
+        self.countdowns.followed_changed = self.events.soon
         self.tmdb: TMDBService | None = None
         if settings.tmdb_token:
             self.tmdb = TMDBService(store=store, clock=clock, base_url=settings.tmdb_api_url,

@@ -26,6 +26,8 @@ class CountdownService:
         self.reads = reads
         self.settings_of = settings_of
         self.scheduler = scheduler
+        # Told which server's followed releases changed (its Scheduled Events follow: bot.events).
+        self.followed_changed: Callable[[int], None] = lambda guild_id: None
 
     def plan(self, guild_id: int, milestones: str, release: Release) -> list[PlannedRow]:
         return countdown.plan_for(release.value, milestones, self.settings_of(guild_id))
@@ -41,10 +43,13 @@ class CountdownService:
             user_id=user_id, title=title, release=release, milestones=milestones, role_id=role_id,
             created_by=actor, planned=planned, now=now)
         self.scheduler.wake()
+        self.followed_changed(guild_id)
         return sid, [(key, due) for key, due in planned if due > now]
 
     async def remove(self, sub: Subscription, actor: int) -> bool:
-        return await countdowns.remove_subscription(self.store, sub.guild_id, sub.id, actor, self.clock.now())
+        removed = await countdowns.remove_subscription(self.store, sub.guild_id, sub.id, actor, self.clock.now())
+        self.followed_changed(sub.guild_id)
+        return removed
 
     async def resume(self, sub: Subscription) -> None:
         await countdowns.resume(self.store, sub.id, self.clock.now())
@@ -57,6 +62,8 @@ class CountdownService:
             release = await self.reads.release_of(sub.title_slug, sub.guild_id, sub.region, sub.medium)
             if release is not None:
                 await self.scheduler.replan(sub, release)
+        for guild_id in {sub.guild_id for sub in subs}:
+            self.followed_changed(guild_id)
         self.scheduler.wake()
 
     async def timezone_changed(self, guild_id: int) -> None:

@@ -111,6 +111,8 @@ class Scheduler:
         # One lock per destination while it is being posted to (gone with its last user): its messages in order.
         self._destinations: weakref.WeakValueDictionary[tuple[str, int], asyncio.Lock] = weakref.WeakValueDictionary()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
+        # Told which server's followed releases moved (its Scheduled Events follow: bot.events).
+        self.followed_changed: Callable[[int], None] = lambda guild_id: None
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
@@ -604,6 +606,7 @@ class Scheduler:
                 if release is None or release.id != move.release_id:
                     continue  # this server follows its own row for that release, which did not move
                 await self.replan(sub, release, notice=countdowns.DeliveryKey.move(move.id))
+                self.followed_changed(sub.guild_id)
             await countdowns.mark_moves_seen(self.store, move.id, cursor)
 
     async def replan(self, sub: Subscription, release: Release, *,

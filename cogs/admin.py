@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import render
+from bot import events, render
 from bot.app import Marquee
 from bot.checks import missing_post_permissions, require_manage_guild
 from bot.errors import UserError
@@ -90,6 +90,7 @@ class Admin(commands.Cog):
             f"**Default region:** {region}",
             f"**Alerts channel:** {alerts}",
             f"**Posting hour:** {current.posting_time:%H:%M} (day milestones post then, in the server's time zone)",
+            f"**Events:** {'on: followed releases are in the Events tab' if current.events_enabled else 'off'}",
         ]))
 
     async def _save(self, interaction: discord.Interaction, **changes: object) -> None:
@@ -112,6 +113,26 @@ class Admin(commands.Cog):
         zone = self.bot.guild_settings(interaction.guild_id).timezone
         await self.done(interaction, f"Day milestones (like “1 day to go”) now post at **{hour:%H:%M}** ({zone}); "
                                      "every countdown of this server is planned again.")
+
+    @settings.command(name="events", description="Mirror the releases this server counts down to in its Events tab")
+    @app_commands.describe(enabled="On: one event per followed release, moved with its date; off: they are removed")
+    async def settings_events(self, interaction: discord.Interaction, enabled: bool) -> None:
+        guild = interaction.guild
+        assert guild is not None
+        if enabled and (problem := events.missing_permission(guild)):
+            raise UserError(problem)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._save(interaction, events_enabled=enabled)
+        try:
+            created, edited, deleted = await self.bot.events.sync(guild.id, enabled=enabled)
+        except discord.Forbidden:
+            await self._save(interaction, events_enabled=False)
+            raise UserError("Discord refused: I need the Manage Events permission. Events stay off.") from None
+        if enabled:
+            await self.done(interaction, f"Events on: the releases this server counts down to are in the Events tab "
+                                         f"({created} added, {edited} updated). They move with their dates.")
+        else:
+            await self.done(interaction, f"Events off: {deleted} of my events removed from the Events tab.")
 
     @settings.command(name="calendar-reset", description="A new calendar feed link; the old one stops working")
     async def settings_calendar_reset(self, interaction: discord.Interaction) -> None:
@@ -189,6 +210,8 @@ class Admin(commands.Cog):
     @app_commands.describe(title="The title to remove")
     async def remove_title(self, interaction: discord.Interaction, title: TitleOption) -> None:
         outcome = await self.editor(interaction).remove_title(title)
+        assert interaction.guild_id is not None
+        self.bot.events.soon(interaction.guild_id)  # its countdowns' events go with it
         text = "Removed" if outcome == "deleted" else "Hid (in this server only)"
         await self.done(interaction, f"{text} **{render.safe(title.name)}**. Its history stays in "
                                      f"/catalog history title:{title.slug}.")

@@ -78,7 +78,7 @@ class Editor:
     # -- settings -------------------------------------------------------------------------------------
 
     async def set_settings(self, **changes: Any) -> models.GuildSettings:
-        allowed = {"timezone", "region", "alerts_channel_id", "posting_hour", "posting_minute"}
+        allowed = {"timezone", "region", "alerts_channel_id", "posting_hour", "posting_minute", "events_enabled"}
         if not changes or set(changes) - allowed:
             raise EditError(f"unknown setting: {', '.join(sorted(set(changes) - allowed))}")
         before = await queries.guild_settings(self.store, self.guild_id)

@@ -151,6 +151,7 @@ class GuildSettings:
     alerts_channel_id: int | None = None
     posting_hour: int = 9
     posting_minute: int = 0
+    events_enabled: bool = False  # followed releases mirrored into Discord Scheduled Events
 
     @property
     def posting_time(self) -> dt.time:

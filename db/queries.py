@@ -335,7 +335,7 @@ async def watch_offers(store: Store, title: models.Title, guild_id: int | None,
 def _settings(row: Any) -> models.GuildSettings:
     return models.GuildSettings(guild_id=row["guild_id"], timezone=row["timezone"], region=row["region"],
                                 alerts_channel_id=row["alerts_channel_id"], posting_hour=row["posting_hour"],
-                                posting_minute=row["posting_minute"])
+                                posting_minute=row["posting_minute"], events_enabled=bool(row["events_enabled"]))
 
 
 async def guild_settings(store: Store, guild_id: int) -> models.GuildSettings:

@@ -13,6 +13,7 @@ import pytest
 
 from bot.app import Marquee
 from bot.clock import ManualClock
+from db import countdowns
 from playground.loopback import LoopbackDiscord
 from playground.session import DemoServer, add_demo_server, running_bot
 
@@ -155,3 +156,64 @@ async def test_an_admin_resets_the_link_and_the_old_one_stops_working(cw):
             assert response.status == 200
     text, _, _ = await cw.calendar()
     assert feed_url(text) == new
+
+
+# -- Discord Scheduled Events --------------------------------------------------------------------------
+
+
+def bot_events(cw) -> dict[str, dict]:
+    return {e["name"]: e for e in cw.fans.guild.scheduled_events.values()}
+
+
+async def test_scheduled_events_follow_the_countdowns_created_once_moved_and_deleted(cw):
+    from playground.loopback import Permissions
+
+    guild = cw.fans.guild
+    r = await cw.run("settings events", {"enabled": True}, permission_override=True)
+    assert r.ephemeral and "You need the Manage Server permission" in r.message.text
+    guild.bot_role.edit(permissions=Permissions.DEFAULT_BOT & ~Permissions.MANAGE_EVENTS & ~Permissions.CREATE_EVENTS)
+    try:
+        r = await cw.admin("settings events", {"enabled": True})
+        assert r.ephemeral and "I need the Manage Events permission" in r.message.text
+    finally:
+        guild.bot_role.edit(permissions=Permissions.DEFAULT_BOT)
+    assert bot_events(cw) == {} and not cw.bot.guild_settings(guild.id).events_enabled
+
+    r = await cw.admin("settings events", {"enabled": True})
+    assert "Events on" in r.message.text and "2 added" in r.message.text, r.message.text
+    found = bot_events(cw)
+    film, night = found["Calendar Film"], found["Premiere Night"]
+    assert film["entity_type"] == 3 and film["entity_metadata"] == {"location": "In theaters (US)"}
+    assert film["scheduled_start_time"].startswith("2027-05-15T00:00:00")  # the whole day, in UTC (the server's)
+    assert film["scheduled_end_time"].startswith("2027-05-16T00:00:00")
+    assert night["scheduled_start_time"].startswith("2027-05-02T00:00:00")  # 20:00 in New York
+    assert "**Events:** on" in (await cw.admin("settings show")).message.text
+    # A restart (or a second process) syncing again creates nothing twice.
+    assert await cw.bot.events.sync(guild.id) == (0, 0, 0)
+    assert len(guild.scheduled_events) == 2
+
+    # A move updates the same event.
+    await cw.admin("catalog set-release", {"title": "calendar-film", "date": "2027-06-01", "region": "US"})
+    await cw.dc.wait_until(lambda: bot_events(cw)["Calendar Film"]["scheduled_start_time"].startswith("2027-06-01"),
+                           timeout=5)
+    await cw.bot.events.idle()
+    assert bot_events(cw)["Calendar Film"]["id"] == film["id"] and len(guild.scheduled_events) == 2
+
+    # A removed countdown, then a removed title: their events go.
+    subs = {s.title_slug: s for s in await countdowns.subscriptions(cw.bot.store, guild.id)}
+    await cw.admin("reminders remove", {"id": subs["premiere-night"].id})
+    await cw.dc.wait_until(lambda: "Premiere Night" not in bot_events(cw), timeout=5)
+    await cw.admin("catalog remove-title", {"title": "calendar-film"})
+    await cw.dc.wait_until(lambda: bot_events(cw) == {}, timeout=5)
+    await cw.bot.events.idle()
+
+    # A new countdown while events are on gets its event; turning events off removes the bot's events.
+    r = await cw.admin("catalog add-title", {"title": "Encore"})
+    await cw.admin("catalog set-release", {"title": "encore", "date": "2027-08-08", "region": "US"})
+    await cw.admin("reminders add", {"title": "encore", "channel": cw.fans.channels["release-news"],
+                                     "milestones": "1d"})
+    await cw.dc.wait_until(lambda: "Encore" in bot_events(cw), timeout=5)
+    await cw.bot.events.idle()
+    r = await cw.admin("settings events", {"enabled": False})
+    assert "Events off: 1 of my events removed" in r.message.text, r.message.text
+    assert bot_events(cw) == {}
