@@ -256,3 +256,5 @@ class Marquee(commands.AutoShardedBot):
         # garbage collector's way, so its full collections stop pausing the event loop for a tenth of a second
         # at 10,000 channels (a pause that makes posts miss their request slots, and bunch).
         gc.freeze()
+        for guild in self.guilds:  # changes made while this process was down: the Events tab catches up
+            self.events.soon(guild.id)

@@ -147,10 +147,17 @@ class EventMirror:
             for item in wanted:
                 event = existing.get(item.uid)
                 if event is None:
-                    await guild.create_scheduled_event(
-                        name=item.name, start_time=item.start, end_time=item.end, description=item.description,
-                        entity_type=discord.EntityType.external, location=item.location,
-                        privacy_level=discord.PrivacyLevel.guild_only)
+                    try:
+                        await guild.create_scheduled_event(
+                            name=item.name, start_time=item.start, end_time=item.end, description=item.description,
+                            entity_type=discord.EntityType.external, location=item.location,
+                            privacy_level=discord.PrivacyLevel.guild_only)
+                    except discord.HTTPException as exc:
+                        if exc.code != 30038:
+                            raise
+                        log.warning("guild %s has 100 scheduled events (some its own): the later releases get "
+                                    "none", guild_id)
+                        break
                     created += 1
                 elif (event.name, event.description, event.location, event.start_time, event.end_time) != (
                         item.name, item.description, item.location, item.start, item.end):
