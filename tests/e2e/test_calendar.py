@@ -217,3 +217,40 @@ async def test_scheduled_events_follow_the_countdowns_created_once_moved_and_del
     r = await cw.admin("settings events", {"enabled": False})
     assert "Events off: 1 of my events removed" in r.message.text, r.message.text
     assert bot_events(cw) == {}
+
+
+async def test_one_move_shows_everywhere_once_channel_events_tab_feed_and_dms(cw):
+    """The issue's "done when": an admin moves a date once; the countdown channel, the Events tab, the
+    subscribed feed and the member's DMs all show the new date, each exactly once."""
+    guild, news, member = cw.fans.guild, cw.fans.channels["release-news"], cw.fans.member
+    await cw.admin("catalog add-title", {"title": "Everywhere"})
+    await cw.admin("catalog set-release", {"title": "everywhere", "date": "2027-09-09", "region": "US"})
+    await cw.admin("reminders add", {"title": "everywhere", "channel": news, "milestones": "7d,1d"})
+    r = await cw.run("remindme add", {"title": "everywhere"})
+    assert "I'll DM you" in r.message.text, r.message.text
+    await cw.admin("settings events", {"enabled": True})
+    text, _, before = await cw.calendar()
+    url = feed_url(text)
+    [event] = [e for e in guild.scheduled_events.values() if e["name"] == "Everywhere"]
+    posts_before = len(cw.dc.messages(news, include_interactions=False))
+
+    await cw.admin("catalog set-release", {"title": "everywhere", "date": "2027-10-10", "region": "US"})
+
+    def moved(messages):
+        return [m for m in messages if "has moved" in m.content and "Everywhere" in m.content]
+
+    await cw.dc.wait_until(lambda: moved(cw.dc.messages(news, include_interactions=False))
+                           and moved(cw.dc.dm_messages(member))
+                           and event["scheduled_start_time"].startswith("2027-10-10"), timeout=5)
+    await cw.bot.events.idle()
+    [post] = moved(cw.dc.messages(news, include_interactions=False))
+    assert "**October 10, 2027**" in post.content and post.pings == set()
+    assert len(cw.dc.messages(news, include_interactions=False)) == posts_before + 1
+    [dm] = moved(cw.dc.dm_messages(member))
+    assert "**October 10, 2027**" in dm.content
+    assert [e["name"] for e in guild.scheduled_events.values()].count("Everywhere") == 1
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        after = events(await response.read())["Everywhere"]
+    assert after.decoded("dtstart") == dt.date(2027, 10, 10) and after["uid"] == before["Everywhere"]["uid"]
+    assert int(after["sequence"]) == int(before["Everywhere"]["sequence"]) + 1
+    await cw.admin("settings events", {"enabled": False})
