@@ -325,3 +325,13 @@ async def test_history_shows_each_posts_fate_with_a_link_and_what_is_still_to_co
     # Another server's countdown, or a member: nothing shown.
     r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders history", {"id": 999999})
     assert r.ephemeral and "There is no countdown 999999" in r.message.text
+
+
+async def test_an_announcement_channel_is_a_countdown_target(world):
+    server = world.countdown
+    channel = server.guild.add_announcement_channel("announcements")
+    await asyncio.sleep(0.1)
+    _, sid = await subscribe(world, channel, "Announced Film", "1d", "2028-12-20")
+    await advance(world, await next_due(world, sid))
+    [post] = posts(world, channel)
+    assert "**Announced Film**" in post.content and post.pings == set()
