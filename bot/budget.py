@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from db import leases
+
 if TYPE_CHECKING:
     from db.store import Store
 
@@ -158,8 +160,6 @@ class Pacer:
     async def _claim(self, now: float) -> tuple[float, float]:
         """(first slot, spacing) of the next `batch` slots: from the store's schedule, or, while the store cannot
         be reached, a schedule of this process alone at a quarter of the rate (others may be sending)."""
-        from db import leases
-
         if self.store is not None:
             try:
                 start = await leases.claim_slots(self.store, self.batch, self.interval, now)

@@ -49,17 +49,20 @@ class CalendarFeed:
                 found[key] = release
         return list(found.values())
 
-    async def ics(self, guild_id: int, franchise: str | None = None) -> bytes:
+    async def ics(self, guild_id: int, releases: list[Release]) -> bytes:
         name = self.guild_name(guild_id) or "Discord server"
-        return calendar.build(f"{name} · releases", guild_id, await self.releases(guild_id, franchise),
-                              fallback=self.clock.now())
+        return calendar.build(f"{name} · releases", guild_id, releases, fallback=self.clock.now())
 
-    def url(self, guild_id: int, token: str, franchise: str | None = None) -> str | None:
-        base = self.settings.feed_base_url
-        if base is None:
-            return None
-        if self.port and self.settings.public_url is None:
-            base = f"http://{self.settings.web_host}:{self.port}"
+    @property
+    def enabled(self) -> bool:
+        """Whether `marquee run` serves the feed (MARQUEE_WEB_PORT is set)."""
+        return self.settings.web_port is not None
+
+    async def link(self, guild_id: int, franchise: str | None = None, *, actor_id: int | None = None,
+                   rotate: bool = False) -> str:
+        """The server's feed URL (its token made on first use; `rotate`: a new one, the old URL stops working)."""
+        token = await feeds.issue(self.store, guild_id, self.clock.now(), actor_id, rotate=rotate)
+        base = self.settings.public_url or f"http://{self.settings.web_host}:{self.port or self.settings.web_port}"
         return f"{base}/calendar/{guild_id}/{token}.ics" + (f"?franchise={franchise}" if franchise else "")
 
     # -- the web feed ---------------------------------------------------------------------------------
@@ -90,8 +93,8 @@ class CalendarFeed:
         expected = await feeds.token(self.store, guild_id)
         if expected is None or not hmac.compare_digest(expected.encode(), given.encode()):
             raise web.HTTPNotFound()
-        franchise = request.query.get("franchise") or None
-        body = await self.ics(guild_id, franchise[:100] if franchise else None)
+        franchise = (request.query.get("franchise") or "")[:100] or None
+        body = await self.ics(guild_id, await self.releases(guild_id, franchise))
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         headers = {"ETag": etag, "Cache-Control": "private, max-age=300"}
         if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:

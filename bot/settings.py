@@ -58,12 +58,6 @@ class Settings:
     web_port: int | None = None
     public_url: str | None = None  # what members see, e.g. https://marquee.example.org (behind a proxy)
 
-    @property
-    def feed_base_url(self) -> str | None:
-        if self.web_port is None:
-            return None
-        return (self.public_url or f"http://{self.web_host}:{self.web_port}").rstrip("/")
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

@@ -32,7 +32,7 @@ from bot.transformers import (
     checked_list,
     checked_text,
 )
-from db import countdowns, edits, feeds, packs, queries, validate
+from db import countdowns, edits, packs, queries, validate
 from db.models import Person
 
 log = logging.getLogger(__name__)
@@ -138,13 +138,11 @@ class Admin(commands.Cog):
     async def settings_calendar_reset(self, interaction: discord.Interaction) -> None:
         assert interaction.guild_id is not None
         feed = self.bot.feed
-        if feed.settings.feed_base_url is None:
+        if not feed.enabled:
             raise UserError("This bot serves no calendar feed (its operator has not set MARQUEE_WEB_PORT), so there "
                             "is no link to reset. /calendar still gives the file.")
-        token = await feeds.issue(self.bot.store, interaction.guild_id, self.bot.clock.now(), interaction.user.id,
-                                  rotate=True)
-        await self.done(interaction, "The old calendar link no longer works. The new one: "
-                                     f"<{feed.url(interaction.guild_id, token)}>")
+        link = await feed.link(interaction.guild_id, actor_id=interaction.user.id, rotate=True)
+        await self.done(interaction, f"The old calendar link no longer works. The new one: <{link}>")
 
     @settings.command(name="region", description="The default country for release dates, e.g. US or GB")
     @app_commands.describe(region="A two-letter country code (ISO 3166-1), e.g. US, GB, DE")

@@ -14,7 +14,7 @@ from bot import render, timemath
 from bot.app import Marquee
 from bot.transformers import FranchiseOption, RegionOption, TitleOption
 from bot.ui import send_pages
-from db import feeds, models
+from db import models
 
 
 class Catalog(commands.Cog):
@@ -85,7 +85,7 @@ class Catalog(commands.Cog):
         slug = franchise.slug if franchise else None
         feed = self.bot.feed
         releases = await feed.releases(interaction.guild_id, slug)
-        data = await feed.ics(interaction.guild_id, slug)
+        data = await feed.ics(interaction.guild_id, releases)
         dated = sum(1 for r in releases if r.value.date is not None and r.value.precision == "day")
         scope = f" in **{render.safe(franchise.name)}**" if franchise else ""
         if not releases:
@@ -94,9 +94,8 @@ class Catalog(commands.Cog):
         else:
             text = (f"{dated} release{'s' if dated != 1 else ''}{scope} this server counts down to "
                     f"(undated ones are left out). Open the file to add them to your calendar.")
-        if feed.settings.feed_base_url is not None:
-            token = await feeds.issue(self.bot.store, interaction.guild_id, self.bot.clock.now())
-            link = feed.url(interaction.guild_id, token, slug)
+        if feed.enabled:
+            link = await feed.link(interaction.guild_id, slug)
             text += (f"\nOr subscribe, and your calendar follows every move: <{link}> (keep it to this server: "
                      "anyone with the link can read it).")
         name = f"marquee-{slug or 'releases'}.ics"

@@ -180,7 +180,6 @@ def test_db_commands_round_trip_a_pack(tmp_path):
 
 
 def test_the_calendar_feed_is_off_unless_its_port_is_set():
-    assert Settings.from_env({}).feed_base_url is None
-    assert Settings.from_env({"MARQUEE_WEB_PORT": "8080"}).feed_base_url == "http://127.0.0.1:8080"
+    assert Settings.from_env({}).web_port is None
     s = Settings.from_env({"MARQUEE_WEB_PORT": "8080", "MARQUEE_PUBLIC_URL": "https://marquee.example.org/"})
-    assert s.feed_base_url == "https://marquee.example.org"
+    assert (s.web_host, s.web_port, s.public_url) == ("127.0.0.1", 8080, "https://marquee.example.org")
