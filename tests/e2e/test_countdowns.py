@@ -106,6 +106,9 @@ async def test_a_date_move_is_announced_once_and_the_plan_follows(world, film):
                                    {"title": film, "date": "2026-12-24", "region": "US"})
     assert "Moved" in r.message.text
     await settle(world, before)
+    # The notice goes out in the pass the move wakes; under load (and PostgreSQL's NOTIFY) the pass settle saw
+    # may be an earlier one: wait for the post itself (that it is the only one is checked below).
+    await world.dc.wait_for_messages(server.channels["release-news"], 3, include_interactions=False)
     new = posts(world)[2:]
     assert len(new) == 1
     assert new[0].content.startswith(f"<@&{server.fans_role.id}>\n📅 **{TITLE}** has moved: December 14, 2026 → "
@@ -143,6 +146,7 @@ async def test_lost_permission_pauses_after_one_attempt_and_resume_posts_again(w
     r = await world.dc.run_command(server.guild, server.general, server.admin, "reminders resume", {"id": sub.id})
     assert "resumed" in r.message.text
     await settle(world, before)
+    await world.dc.wait_for_messages(news, 4, include_interactions=False)  # as above: the post, not a pass
     new = posts(world)[3:]
     assert len(new) == 1 and "**3 days** until" in new[0].content and "posted late" in new[0].content
 
