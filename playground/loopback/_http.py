@@ -126,6 +126,9 @@ class HttpMixin:
             ("PATCH", "/channels/{channel_id}/messages/{message_id}", rest.edit_message, True),
             ("DELETE", "/channels/{channel_id}/messages/{message_id}", rest.delete_message, True),
             ("POST", "/channels/{channel_id}/typing", rest.typing, True),
+            ("POST", "/channels/{channel_id}/threads", rest.create_thread, True),
+            ("GET", "/channels/{channel_id}/threads/archived/public", rest.archived_public_threads, True),
+            ("GET", "/guilds/{guild_id}/threads/active", rest.active_threads, True),
             (
                 "PUT",
                 "/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}/@me",

@@ -189,6 +189,9 @@ class MessagesMixin:
         ch = self._channels.get(msg.channel_id)
         if ch is not None and not msg.ephemeral:
             ch.last_message_id = msg.id
+            if ch.is_thread:
+                ch.message_count += 1
+                ch.total_message_sent += 1
         self._dispatch_message_event("MESSAGE_CREATE", msg)
         self._notify()
 

@@ -301,13 +301,19 @@ class PayloadBuilder:
             "permissions": str(perms),
             "parent_id": str(ch.parent_id) if ch.parent_id else None,
             "last_message_id": str(ch.last_message_id) if ch.last_message_id else None,
-            "flags": 0,
+            "flags": ch.flags,
             "nsfw": ch.nsfw,
             "topic": ch.topic,
             "position": ch.position,
             "rate_limit_per_user": ch.rate_limit_per_user,
             "guild_id": str(ch.guild.id) if ch.guild else None,
         }
+        if ch.is_thread:
+            # A picked thread may be archived (the bot's cache does not have those): Discord sends its state.
+            for key in ("topic", "position", "nsfw"):
+                data.pop(key)
+            data.update(thread_metadata=ch.thread_metadata(), owner_id=str(ch.owner_id) if ch.owner_id else None,
+                        member_count=min(len(ch.thread_members), 50), message_count=ch.message_count)
         res.channels[str(ch.id)] = data
         return str(ch.id)
 

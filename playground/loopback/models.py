@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 TEXT_TYPES = {0, 1, 3, 5, 10, 11, 12, 15, 16}  # text, dm, group dm, news, threads, forum, media
 MESSAGEABLE_TYPES = {0, 1, 2, 3, 5, 10, 11, 12, 13}  # voice and stage channels have text chat too
+THREAD_TYPES = {10, 11, 12}  # announcement thread, public thread, private thread
+THREAD_ONLY_TYPES = {15, 16}  # forum and media channels: only posts (threads), no messages of their own
+REQUIRE_TAG = 1 << 4  # channel flag of a forum whose posts must carry a tag
+PINNED = 1 << 1  # channel flag of a pinned forum post
 
 
 def _id(obj: Any) -> int:
@@ -170,10 +174,34 @@ class Channel:
     recipient: User | None = None  # DM channels
     deleted: bool = False
     last_message_id: int | None = None
+    flags: int = 0
+    # Threads (types 10-12): who started it, its state, and who joined it (private threads: who may see it).
+    owner_id: int | None = None
+    archived: bool = False
+    locked: bool = False
+    auto_archive_duration: int = 1440
+    archive_timestamp: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    thread_members: set[int] = field(default_factory=set)
+    message_count: int = 0
+    total_message_sent: int = 0
+    # Forum and media channels (types 15, 16): the tags a post may carry.
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+    applied_tags: list[str] = field(default_factory=list)  # a forum post's tags
 
     @property
     def mention(self) -> str:
         return f"<#{self.id}>"
+
+    @property
+    def is_thread(self) -> bool:
+        return self.type in THREAD_TYPES
+
+    @property
+    def parent(self) -> Channel | None:
+        if self.guild is None or self.parent_id is None:
+            return None
+        return self.guild.channels.get(self.parent_id)
 
     @property
     def guild_id(self) -> int | None:
@@ -194,13 +222,36 @@ class Channel:
             "guild_id": str(self.guild.id) if self.guild else None,
             "name": self.name,
             "position": self.position,
-            "flags": 0,
+            "flags": self.flags,
             "parent_id": str(self.parent_id) if self.parent_id else None,
             "permission_overwrites": [
                 {"id": str(o["id"]), "type": o["type"], "allow": str(o["allow"]), "deny": str(o["deny"])}
                 for o in self.overwrites
             ],
         }
+        if self.is_thread:
+            # A thread has no position or overwrites of its own: it inherits its parent's permissions.
+            del data["position"], data["permission_overwrites"]
+            data.update(
+                owner_id=str(self.owner_id) if self.owner_id else None,
+                last_message_id=str(self.last_message_id) if self.last_message_id else None,
+                rate_limit_per_user=self.rate_limit_per_user,
+                message_count=self.message_count,
+                total_message_sent=self.total_message_sent,
+                member_count=min(len(self.thread_members), 50),
+                thread_metadata=self.thread_metadata(),
+            )
+            if self.parent is not None and self.parent.type in THREAD_ONLY_TYPES:
+                data["applied_tags"] = list(self.applied_tags)
+            return data
+        if self.type in THREAD_ONLY_TYPES:
+            data.update(
+                available_tags=list(self.available_tags),
+                default_reaction_emoji=None,
+                default_thread_rate_limit_per_user=0,
+                default_sort_order=None,
+                default_forum_layout=0,
+            )
         if self.type in (0, 5, 15, 16):
             data.update(
                 topic=self.topic,
@@ -213,9 +264,48 @@ class Channel:
             data.update(bitrate=64000, user_limit=0, rtc_region=None, nsfw=self.nsfw, rate_limit_per_user=0)
         return data
 
+    def thread_metadata(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "archived": self.archived,
+            "auto_archive_duration": self.auto_archive_duration,
+            "archive_timestamp": iso(self.archive_timestamp or self.created_at or utcnow()),
+            "locked": self.locked,
+            "create_timestamp": iso(self.created_at) if self.created_at else None,
+        }
+        if self.type == 12:
+            data["invitable"] = True
+        return data
+
     def _changed(self) -> None:
         if self.guild is not None:
-            self.guild._dc._dispatch_guild(self.guild, "CHANNEL_UPDATE", self.payload())
+            event = "THREAD_UPDATE" if self.is_thread else "CHANNEL_UPDATE"
+            self.guild._dc._dispatch_guild(self.guild, event, self.payload())
+
+    # ----- threads
+    def set_archived(self, archived: bool = True, *, locked: bool | None = None) -> Channel:
+        """Archive (or unarchive) a thread, as Discord does after inactivity or a moderator does (THREAD_UPDATE)."""
+        if not self.is_thread:
+            raise ValueError("only threads are archived")
+        self.archived = archived
+        if locked is not None:
+            self.locked = locked
+        self.archive_timestamp = utcnow()
+        if archived:
+            self.flags &= ~PINNED  # archiving a post unpins it
+        self._changed()
+        return self
+
+    def set_locked(self, locked: bool = True) -> Channel:
+        if not self.is_thread:
+            raise ValueError("only threads are locked")
+        self.locked = locked
+        self._changed()
+        return self
+
+    def add_thread_member(self, member: Any) -> Channel:
+        self.thread_members.add(_id(member))
+        self._changed()
+        return self
 
     def set_permissions(self, target: Any, *, allow: int = 0, deny: int = 0) -> Channel:
         """Set (or with allow=deny=0, remove) the overwrite for a role or member (CHANNEL_UPDATE)."""
@@ -422,17 +512,45 @@ class Guild:
         if channel is None:
             return base
         ch = channel if isinstance(channel, Channel) else self.channels[_id(channel)]
+        if ch.is_thread:
+            perms = self._thread_permissions(m, base, ch)
+        else:
+            perms = apply_overwrites(
+                base,
+                guild_id=self.id,
+                member_id=m.id,
+                member_role_ids=m.role_ids,
+                overwrites=ch.overwrites,
+                text_channel=ch.type in TEXT_TYPES,
+            )
+        timed_out = m.communication_disabled_until is not None and m.communication_disabled_until > utcnow()
+        if timed_out and perms != Permissions.ALL:
+            perms &= Permissions.VIEW_CHANNEL | Permissions.READ_MESSAGE_HISTORY
+        return perms
+
+    def _thread_permissions(self, m: Member, base: int, thread: Channel) -> int:
+        """A thread inherits its parent's permissions. Send Messages means nothing there: Send Messages in
+        Threads does (and embeds and files depend on it); a private thread is seen only by its members and
+        by those with Manage Threads."""
+        parent = thread.parent
+        if parent is None:
+            return 0
         perms = apply_overwrites(
             base,
             guild_id=self.id,
             member_id=m.id,
             member_role_ids=m.role_ids,
-            overwrites=ch.overwrites,
-            text_channel=ch.type in TEXT_TYPES,
+            overwrites=parent.overwrites,
+            text_channel=False,
         )
-        timed_out = m.communication_disabled_until is not None and m.communication_disabled_until > utcnow()
-        if timed_out and perms != Permissions.ALL:
-            perms &= Permissions.VIEW_CHANNEL | Permissions.READ_MESSAGE_HISTORY
+        if perms == Permissions.ALL:
+            return perms
+        if not perms & Permissions.VIEW_CHANNEL:
+            return 0
+        if thread.type == 12 and m.id not in thread.thread_members and not perms & Permissions.MANAGE_THREADS:
+            return 0
+        if not perms & Permissions.SEND_MESSAGES_IN_THREADS:
+            perms &= ~Permissions._TEXT_DEPENDENT
         return perms
 
     # ----- changes
@@ -536,6 +654,76 @@ class Guild:
     def add_announcement_channel(self, name: str, **kwargs: Any) -> Channel:
         return self.add_channel(name, type=5, **kwargs)
 
+    def add_forum_channel(
+        self, name: str, *, tags: Iterable[str] = (), require_tag: bool = False, **kwargs: Any
+    ) -> Channel:
+        """A forum (type 15): only posts, each a thread with a first message (POST /channels/{id}/threads)."""
+        ch = self.add_channel(name, type=15, **kwargs)
+        ch.available_tags = [
+            {"id": str(self._dc._snowflakes.next()), "name": tag, "moderated": False, "emoji_id": None,
+             "emoji_name": None}
+            for tag in tags
+        ]
+        ch.flags = REQUIRE_TAG if require_tag else 0
+        if ch.available_tags or ch.flags:
+            ch._changed()
+        return ch
+
+    def add_thread(
+        self,
+        parent: Channel | int,
+        name: str,
+        *,
+        private: bool = False,
+        owner: Member | User | int | None = None,
+        archived: bool = False,
+        locked: bool = False,
+        members: Iterable[Member | User | int] = (),
+    ) -> Channel:
+        """A thread in a text or announcement channel (or, for a forum, a post without its first message),
+        started by ``owner`` (a member; default the server's owner). THREAD_CREATE goes to those who can see it."""
+        par = parent if isinstance(parent, Channel) else self.channels[_id(parent)]
+        if par.type not in (0, 5, 15, 16):
+            raise ValueError("threads live in text, announcement, forum and media channels")
+        if private and par.type != 0:
+            raise ValueError("private threads live only in text channels")
+        kind = 12 if private else (10 if par.type == 5 else 11)
+        now = utcnow()
+        owner_id = _id(owner) if owner is not None else self.owner_id
+        th = Channel(
+            id=self._dc._snowflakes.next(),
+            type=kind,
+            name=name,
+            guild=self,
+            parent_id=par.id,
+            owner_id=owner_id,
+            archived=archived,
+            locked=locked,
+            archive_timestamp=now,
+            created_at=now,
+            thread_members={owner_id, *(_id(x) for x in members)},
+        )
+        self.channels[th.id] = th
+        self._dc._channels[th.id] = th
+        self._dispatch_thread_create(th)
+        return th
+
+    def _dispatch_thread_create(self, th: Channel) -> None:
+        # Archived threads are not synced to clients; private ones only to those who may see them.
+        if th.archived or not self.permissions_for(self.bot_member, th) & Permissions.VIEW_CHANNEL:
+            return
+        data = th.payload()
+        data["newly_created"] = True
+        self._dc._dispatch_guild(self, "THREAD_CREATE", data)
+
+    def active_threads(self, viewer: Member | None = None) -> list[Channel]:
+        who = viewer or self.bot_member
+        return [
+            c for c in self.channels.values()
+            if c.is_thread and not c.archived and not c.deleted
+            and self.permissions_for(who, c) & Permissions.VIEW_CHANNEL
+        ]
+
     def add_voice_channel(self, name: str, **kwargs: Any) -> Channel:
         return self.add_channel(name, type=2, **kwargs)
 
@@ -546,7 +734,16 @@ class Guild:
         cid = _id(channel)
         ch = self.channels.pop(cid)
         ch.deleted = True
+        if ch.is_thread:
+            self._dc._dispatch_guild(
+                self, "THREAD_DELETE",
+                {"id": str(ch.id), "guild_id": str(self.id), "parent_id": str(ch.parent_id), "type": ch.type},
+            )
+            return
         self._dc._dispatch_guild(self, "CHANNEL_DELETE", ch.payload())
+        for th in [c for c in self.channels.values() if c.is_thread and c.parent_id == cid]:
+            self.channels.pop(th.id)  # a channel's threads go with it (no THREAD_DELETE of their own)
+            th.deleted = True
 
     def add_member(
         self,
@@ -659,8 +856,8 @@ class Guild:
                 member_count=len(self.members),
                 voice_states=[],
                 members=[m.payload() for m in member_list],
-                channels=[c.payload() for c in self.channels.values()],
-                threads=[],
+                channels=[c.payload() for c in self.channels.values() if not c.is_thread],
+                threads=[self._gateway_thread(t) for t in self.active_threads()],
                 presences=[],
                 stage_instances=[],
                 guild_scheduled_events=list(self.scheduled_events.values()),
@@ -674,6 +871,12 @@ class Guild:
 
     def created_at(self) -> dt.datetime:
         return snowflake_time(self.id)
+
+    def _gateway_thread(self, th: Channel) -> dict[str, Any]:
+        data = th.payload()
+        if self.bot_member.id in th.thread_members:
+            data["member"] = {"join_timestamp": iso(th.created_at or utcnow()), "flags": 1}
+        return data
 
 
 @dataclass(eq=False)

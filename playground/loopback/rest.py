@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
-from .models import MESSAGEABLE_TYPES, Channel, Guild, Message
+from .models import MESSAGEABLE_TYPES, REQUIRE_TAG, THREAD_ONLY_TYPES, Channel, Guild, Message
 from .permissions import Permissions
 from .ratelimit import VIA
 from .rules import (
@@ -177,7 +177,7 @@ class RestApi:
 
     async def get_guild_channels(self, ctx: RequestContext) -> Result:
         guild = self._guild_for_bot(ctx)
-        return 200, [c.payload() for c in guild.channels.values()]
+        return 200, [c.payload() for c in guild.channels.values() if not c.is_thread]  # threads: threads/active
 
     async def get_guild_roles(self, ctx: RequestContext) -> Result:
         guild = self._guild_for_bot(ctx)
@@ -236,6 +236,8 @@ class RestApi:
         body = ctx.json if isinstance(ctx.json, dict) else {}
         if ch.type == 1:
             self._check_dm_send(ch)
+        elif ch.is_thread:
+            self._check_thread_send(ch, perms)
         elif not perms & Permissions.SEND_MESSAGES:
             raise DiscordError(403, 50013, "Missing Permissions")
         validate_message_body(body, partial=False, has_files=bool(ctx.files))
@@ -278,10 +280,122 @@ class RestApi:
         msg = dc._build_message(channel=ch, author=dc._bot_user, body=body, files=ctx.files)
         if ch.type != 1 and body.get("tts") and not perms & Permissions.SEND_TTS_MESSAGES:
             msg.tts = False
+        if ch.is_thread and ch.archived:
+            ch.set_archived(False)  # "The API will helpfully automatically unarchive a thread when sending"
         dc._store_message(msg)
         if key is not None:
             dc._nonces[key] = (dc.now(), msg)
         return 200, dc._message_payload(msg, with_nonce=True)
+
+    def _check_thread_send(self, th: Channel, perms: int) -> None:
+        """Send Messages in Threads (Send Messages means nothing in a thread); a locked thread takes Manage
+        Threads, and so does reopening a locked archived one."""
+        if not perms & Permissions.SEND_MESSAGES_IN_THREADS:
+            raise DiscordError(403, 50013, "Missing Permissions")
+        if th.locked and not perms & Permissions.MANAGE_THREADS:
+            if th.archived:
+                raise DiscordError(400, 50083, "Thread is archived")
+            raise DiscordError(403, 160005, "Thread is locked")
+
+    # ------------------------------------------------------------------ threads and forum posts
+    async def create_thread(self, ctx: RequestContext) -> Result:
+        """POST /channels/{id}/threads: a forum post (a thread and its first message, whose id is the thread's),
+        or a thread without a message in a text or announcement channel."""
+        dc = self.dc
+        ch, perms = self._channel(ctx.params["channel_id"])
+        body = ctx.json if isinstance(ctx.json, dict) else {}
+        errs = Errors()
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            errs.add(["name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+        duration = body.get("auto_archive_duration", 4320 if ch.type in THREAD_ONLY_TYPES else 1440)
+        if duration not in (60, 1440, 4320, 10080):
+            errs.add(["auto_archive_duration"], "BASE_TYPE_CHOICES", "Value must be one of (60, 1440, 4320, 10080).")
+        if ch.type in THREAD_ONLY_TYPES:
+            message = body.get("message")
+            if not isinstance(message, dict):
+                errs.add(["message"], "BASE_TYPE_REQUIRED", "This field is required")
+            if errs:
+                raise DiscordError(400, 50035, "Invalid Form Body", errors=errs.tree)
+            assert isinstance(message, dict)
+            # `nonce` is not among the forum thread message params: Discord ignores it, so creating a post
+            # twice makes two posts (nothing here dedupes).
+            if not perms & Permissions.SEND_MESSAGES:  # CREATE_PUBLIC_THREADS is ignored in forums
+                raise DiscordError(403, 50013, "Missing Permissions")
+            if message.get("embeds") and not perms & Permissions.EMBED_LINKS:
+                raise DiscordError(403, 50013, "Missing Permissions")
+            validate_message_body(message, partial=False, has_files=bool(ctx.files))
+            tags = [str(t) for t in body.get("applied_tags") or []]
+            known = {t["id"] for t in ch.available_tags}
+            if any(t not in known for t in tags) or len(tags) > 5:
+                raise invalid_form(["applied_tags"], "BASE_TYPE_CHOICES", "Unknown tag.")
+            if ch.flags & REQUIRE_TAG and not tags:
+                raise DiscordError(400, 40067, "A tag is required to create a forum post in this channel")
+            dc._check_spec(ctx)
+            assert ch.guild is not None
+            th = self._new_thread(ch, name, 11, duration)
+            msg = dc._build_message(channel=th, author=dc._bot_user, body=message, files=ctx.files)
+            msg.id = th.id  # the first message of a post shares the thread's id
+            th.applied_tags = tags
+            ch.last_message_id = th.id
+            ch.guild._dispatch_thread_create(th)
+            dc._store_message(msg)
+            data = th.payload()
+            data["message"] = dc._message_payload(msg)
+            return 201, data
+        if ch.type not in (0, 5):
+            raise DiscordError(400, 50024, "Cannot execute action on this channel type")
+        if errs:
+            raise DiscordError(400, 50035, "Invalid Form Body", errors=errs.tree)
+        kind = int(body.get("type") or (10 if ch.type == 5 else 12))
+        need = Permissions.CREATE_PRIVATE_THREADS if kind == 12 else Permissions.CREATE_PUBLIC_THREADS
+        if not perms & need:
+            raise DiscordError(403, 50013, "Missing Permissions")
+        dc._check_spec(ctx)
+        assert ch.guild is not None
+        th = self._new_thread(ch, name, kind, duration)
+        ch.guild._dispatch_thread_create(th)
+        return 201, th.payload()
+
+    def _new_thread(self, parent: Channel, name: str, kind: int, duration: int) -> Channel:
+        guild = parent.guild
+        assert guild is not None
+        now = utcnow()
+        th = Channel(id=self.dc._snowflakes.next(), type=kind, name=name, guild=guild, parent_id=parent.id,
+                     owner_id=self.dc.bot_user_id, auto_archive_duration=duration, archive_timestamp=now,
+                     created_at=now, thread_members={self.dc.bot_user_id})
+        guild.channels[th.id] = th
+        self.dc._channels[th.id] = th
+        return th
+
+    def _thread_member(self, th: Channel) -> dict[str, Any]:
+        return {"id": str(th.id), "user_id": str(self.dc.bot_user_id), "flags": 1,
+                "join_timestamp": iso(th.created_at or utcnow())}
+
+    async def active_threads(self, ctx: RequestContext) -> Result:
+        guild = self._guild_for_bot(ctx)
+        threads = guild.active_threads()
+        return 200, {"threads": [t.payload() for t in threads],
+                     "members": [self._thread_member(t) for t in threads if self.dc.bot_user_id in t.thread_members]}
+
+    async def archived_public_threads(self, ctx: RequestContext) -> Result:
+        ch, _ = self._channel(ctx.params["channel_id"], need=Permissions.VIEW_CHANNEL
+                                  | Permissions.READ_MESSAGE_HISTORY)
+        if ch.type not in (0, 5, 15, 16):
+            raise DiscordError(400, 50024, "Cannot execute action on this channel type")
+        limit = int(ctx.query.get("limit", "50"))
+        if not 2 <= limit <= 100:
+            raise invalid_form(["limit"], "NUMBER_TYPE_MAX", "int value should be <= 100 and >= 2.")
+        assert ch.guild is not None
+        threads = [t for t in ch.guild.channels.values()
+                   if t.is_thread and t.parent_id == ch.id and t.archived and t.type in (10, 11)]
+        threads.sort(key=lambda t: t.archive_timestamp or utcnow(), reverse=True)
+        before = _parse_time(ctx.query.get("before"))
+        if before is not None:
+            threads = [t for t in threads if (t.archive_timestamp or utcnow()) < before]
+        page = threads[:limit]
+        return 200, {"threads": [t.payload() for t in page], "has_more": len(threads) > limit,
+                     "members": [self._thread_member(t) for t in page if self.dc.bot_user_id in t.thread_members]}
 
     async def list_messages(self, ctx: RequestContext) -> Result:
         ch, perms = self._channel(ctx.params["channel_id"])
