@@ -34,14 +34,15 @@ class CountdownService:
 
     async def subscribe(self, *, guild_id: int, title: Title, release: Release, milestones: str, actor: int,
                         channel_id: int | None = None, user_id: int | None = None,
-                        role_id: int | None = None) -> tuple[int, list[PlannedRow]]:
-        """A channel's countdown (channel_id) or a member's release-day DM (user_id). Returns (id, plan)."""
+                        role_id: int | None = None, channel_type: int = 0) -> tuple[int, list[PlannedRow]]:
+        """A channel's countdown (channel_id: a text or announcement channel, a thread, or a forum, by
+        channel_type) or a member's release-day DM (user_id). Returns (id, plan)."""
         planned = self.plan(guild_id, milestones, release)
         now = self.clock.now()
         sid = await countdowns.create_subscription(
             self.store, guild_id=guild_id, kind="channel" if channel_id else "dm", channel_id=channel_id,
             user_id=user_id, title=title, release=release, milestones=milestones, role_id=role_id,
-            created_by=actor, planned=planned, now=now)
+            created_by=actor, planned=planned, now=now, channel_type=channel_type)
         self.scheduler.wake()
         self.followed_changed(guild_id)
         return sid, [(key, due) for key, due in planned if due > now]
@@ -76,3 +77,8 @@ class CountdownService:
 
     async def pause(self, subs: Sequence[Subscription], reason: str) -> None:
         await self.scheduler.pause_where(subs, reason)
+
+    async def post_deleted(self, post_id: int) -> None:
+        """A forum countdown's post was deleted: pause it (a moderator may have meant it); once resumed, its
+        next post makes a new one."""
+        await self.scheduler.post_gone(await countdowns.subscriptions_with_post(self.store, post_id))

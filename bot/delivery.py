@@ -154,7 +154,9 @@ class Outcome(enum.Enum):
 
 
 LOST_ACCESS = {10003: "the channel was deleted", 50001: "I can no longer see the channel",
-               50013: "I lost the permission to post there"}
+               50013: "I lost the permission to post there", 160005: "the thread is locked",
+               50083: "the thread is archived and locked, and I can't reopen it",
+               40067: "the forum now requires a tag on every post"}
 
 
 def outcome_of(status: int, code: int, *, dm: bool) -> tuple[Outcome, str]:

@@ -44,6 +44,12 @@ OFFER_LABEL = {"stream": "Stream", "rent": "Rent", "buy": "Buy"}
 TMDB_SOURCE_PREFIX = "tmdb"  # the source keys of TMDB imports: tmdb-movie-<id>, tmdb-tv-<id>
 
 
+def plain(text: str | None, limit: int = 100) -> str:
+    """Text shown where Discord renders no markdown and pings nobody (a thread's name): only cleaned and cut."""
+    cleaned = validate.clean_text(text or "").strip() or "Countdown"
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
 def safe(text: str | None, limit: int = 1000) -> str:
     """Text from the store or a member, made inert: no markdown, no mentions, no control characters."""
     if not text:

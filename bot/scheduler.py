@@ -395,8 +395,11 @@ class Scheduler:
                             sent.append(out.ids[0])
                     except Exception:
                         log.exception("countdown post for guild %s failed unexpectedly", out.sub.guild_id)
-                        await countdowns.mark_retry(self.store, out.ids, "internal error",
-                                                    self.clock.now() + delivery.backoff(1), self.clock.now())
+                        # Claimed rows back off with their nonce; rows that failed before their claim wait as
+                        # long (not due again at once: that would be a busy loop).
+                        later = self.clock.now() + delivery.backoff(1)
+                        await countdowns.mark_retry(self.store, out.ids, "internal error", later, self.clock.now())
+                        await countdowns.defer(self.store, out.ids, "internal error", later, self.clock.now())
                     finally:
                         self._busy.difference_update(out.ids)
         finally:
@@ -411,8 +414,26 @@ class Scheduler:
             if blocked:
                 await countdowns.mark_failed(self.store, out.ids, blocked, now, count_attempt=False)
                 return False
-        if delivery.retry_rule(out.first_attempt_at, now, self.nonce_window) is Retry.CHECK_HISTORY:
-            verdict, found = await self._check_history(out)
+        if sub.forum:  # its post as the store has it now: an earlier message may have just made it
+            sub = replace(sub, post_id=await countdowns.post_of(self.store, sub.id))
+        opening = sub.forum and sub.post_id is None  # this message makes a forum countdown's post
+        if opening and out.first_attempt_at is not None:
+            # Making a post takes no nonce: any earlier attempt may have made it, however recent.
+            verdict, post = await self._check_posts(out)
+            if verdict is Verdict.SENT:
+                assert post is not None
+                await countdowns.mark_sent(self.store, out.ids, post, now, "found in the forum",
+                                           post=(sub.id, post))
+                log.info("countdown post %s was already in the forum (its post %s)", out.nonce, post)
+                return True
+            if verdict is Verdict.UNCERTAIN:
+                note = ("an earlier attempt may have made the forum post, and I cannot read the forum's posts "
+                        "(Read Message History) to check; not posted again")
+                await countdowns.mark_uncertain(self.store, out.ids, note, now)
+                log.warning("countdown post %s in guild %s is uncertain: %s", out.nonce, sub.guild_id, note)
+                return False
+        elif delivery.retry_rule(out.first_attempt_at, now, self.nonce_window) is Retry.CHECK_HISTORY:
+            verdict, found = await self._check_history(out, sub)
             if verdict is Verdict.SENT:
                 assert found is not None
                 await countdowns.mark_sent(self.store, out.ids, found, now, "found in the channel's history")
@@ -443,16 +464,24 @@ class Scheduler:
             lines = await self._lines(out.items)
             out.content, out.mentions = self._assemble(out.items, [line for _, line in lines], out.nonce)
         self.pacer.took(time.perf_counter() - began)
+        post = None
         try:
             with self.pacer.using(slot):
-                message = await asyncio.wait_for(
-                    target.send(out.content, allowed_mentions=out.mentions, nonce=out.nonce), self.send_timeout)
+                if opening:
+                    # One post per title, named after it; its first message is this one. Later ones answer in it.
+                    made = await asyncio.wait_for(target.create_thread(  # type: ignore[attr-defined]
+                        name=render.plain(sub.title_name, 100), content=out.content,
+                        allowed_mentions=out.mentions), self.send_timeout)
+                    message, post = made.message, (sub.id, made.thread.id)
+                else:
+                    message = await asyncio.wait_for(
+                        target.send(out.content, allowed_mentions=out.mentions, nonce=out.nonce), self.send_timeout)
         except TimeoutError:
             await self._retry(out, f"no answer from Discord within {self.send_timeout:g} s")
             return False
         except discord.HTTPException as exc:
-            return await self._failed(out, exc)
-        await countdowns.mark_sent(self.store, out.ids, message.id, self.clock.now())
+            return await self._failed(out, exc, sub)
+        await countdowns.mark_sent(self.store, out.ids, message.id, self.clock.now(), post=post)
         log.info("posted %s for guild %s (%s)", ", ".join(d.key.label or "moved" for d in out.items),
                  sub.guild_id, out.nonce)
         return True
@@ -469,13 +498,48 @@ class Scheduler:
         guild = self.client.get_guild(sub.guild_id)
         if guild is not None and guild.unavailable:
             raise _Unavailable()
-        channel = self.client.get_channel(sub.channel_id)
-        # Not in the cache: only Discord can say whether it is gone (404 10003) or the bot lost access (403).
-        return channel or self.client.get_partial_messageable(sub.channel_id, guild_id=sub.guild_id)  # type: ignore[return-value]
+        if sub.forum and sub.post_id is None:
+            forum = self.client.get_channel(sub.channel_id)
+            if isinstance(forum, discord.ForumChannel):
+                return forum  # type: ignore[return-value]
+            # Not cached: Discord says whether it is gone (404) or out of reach (403), as for any channel.
+            return await self.client.fetch_channel(sub.channel_id)  # type: ignore[return-value]
+        where = sub.posts_in or sub.channel_id
+        channel = self.client.get_channel(where)
+        # Not in the cache (an archived thread, for one): only Discord can say whether it is gone (404 10003)
+        # or the bot lost access (403); sending into an archived thread reopens it.
+        return channel or self.client.get_partial_messageable(where, guild_id=sub.guild_id)  # type: ignore[return-value]
 
-    async def _check_history(self, out: Outgoing) -> tuple[Verdict, int | None]:
+    async def _check_posts(self, out: Outgoing) -> tuple[Verdict, int | None]:
+        """Search the forum for a post an earlier attempt made: the bot's own, named after the title, whose
+        first message carries this post's marker (unique: nonces are made of delivery ids, which never repeat)."""
+        sub = out.sub
+        guild = self.client.get_guild(sub.guild_id)
+        me = self.client.user.id if self.client.user else 0
+        name = render.plain(sub.title_name, 100)
+        try:
+            forum = await self._destination(sub)
+            if guild is None or not isinstance(forum, discord.ForumChannel):
+                return Verdict.UNCERTAIN, None
+            threads = [t for t in await guild.active_threads() if t.parent_id == forum.id]
+            threads += [t async for t in forum.archived_threads(limit=50)]
+            for thread in threads:
+                if thread.owner_id != me or thread.name != name:
+                    continue
+                try:
+                    first = await thread.fetch_message(thread.id)  # a post's first message has the post's id
+                except discord.NotFound:
+                    continue
+                if delivery.carries_marker(first.content, out.nonce):
+                    return Verdict.SENT, thread.id
+        except (discord.HTTPException, _Unavailable) as exc:
+            log.warning("could not read the posts of forum %s: %s", sub.channel_id, exc)
+            return Verdict.UNCERTAIN, None
+        return Verdict.SEND, None
+
+    async def _check_history(self, out: Outgoing, sub: Subscription) -> tuple[Verdict, int | None]:
         """Search the channel's newest messages for this post's marker (Discord forgets nonces)."""
-        channel = await self._readable(out.sub)
+        channel = await self._readable(sub)
         found = None
         if channel is not None:
             try:
@@ -493,11 +557,18 @@ class Scheduler:
                 return await self._destination(sub)
             except discord.HTTPException:
                 return None
-        channel = self.client.get_channel(sub.channel_id or 0)
         guild = self.client.get_guild(sub.guild_id)
-        if channel is None or guild is None or guild.me is None:
+        if guild is None or guild.me is None:
             return None
-        perms = channel.permissions_for(guild.me)  # type: ignore[union-attr]
+        channel: Any = self.client.get_channel(sub.posts_in or 0)
+        if channel is None and (sub.forum or sub.channel_type in countdowns.THREAD_TYPES):
+            try:  # an archived thread is not cached
+                channel = await self.client.fetch_channel(sub.posts_in or 0)
+            except discord.HTTPException:
+                return None
+        if channel is None:
+            return None
+        perms = channel.permissions_for(guild.me)
         return channel if perms.view_channel and perms.read_message_history else None
 
     async def _find_marker(self, channel: Any, nonce: str) -> int | None:
@@ -509,8 +580,7 @@ class Scheduler:
 
     # -- failures ---------------------------------------------------------------------------------------
 
-    async def _failed(self, out: Outgoing, exc: discord.HTTPException) -> bool:
-        sub = out.sub
+    async def _failed(self, out: Outgoing, exc: discord.HTTPException, sub: Subscription) -> bool:
         now = self.clock.now()
         outcome, reason = delivery.outcome_of(exc.status, getattr(exc, "code", 0) or 0, dm=sub.kind == "dm")
         if outcome is Outcome.SENT_DELETED:
@@ -523,6 +593,10 @@ class Scheduler:
             log.info("DM to %s not delivered: %s; not trying them again for 24 h", sub.user_id, reason)
             return False
         if outcome is Outcome.PAUSE:
+            if sub.forum and sub.post_id and getattr(exc, "code", 0) == 10003:
+                # The countdown's post is gone (the forum may be too): the next post, after a resume, makes one.
+                await countdowns.forget_post(self.store, sub.id, sub.post_id)
+                reason = "its forum post was deleted"
             await self._lost_access(out, reason)
             return False
         if outcome is Outcome.GIVE_UP:
@@ -570,6 +644,13 @@ class Scheduler:
                 log.warning("paused countdown subscription %s in guild %s: %s", sub.id, sub.guild_id, reason)
                 await self.alert(sub, f"Countdown posts for **{render.safe(sub.title_name)}** are paused: {reason}. "
                                       f"Run /reminders resume id:{sub.id} when it is fixed.")
+
+    async def post_gone(self, subs: Sequence[Subscription]) -> None:
+        """Forum countdowns whose post was deleted (THREAD_DELETE): forgotten and paused."""
+        for sub in subs:
+            if sub.post_id:
+                await countdowns.forget_post(self.store, sub.id, sub.post_id)
+        await self.pause_where(subs, "its forum post was deleted")
 
     async def alert(self, sub: Subscription, text: str) -> None:
         """Tell the server in its alerts channel, if it has one the bot can post in now (never retried)."""

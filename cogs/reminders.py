@@ -6,9 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import countdown, delivery, render, timemath
+from bot import countdown, delivery, render, targets, timemath
 from bot.app import Marquee
-from bot.checks import missing_post_permissions, ping_problem, require_manage_guild
+from bot.checks import ping_problem, require_manage_guild
 from bot.errors import UserError
 from bot.transformers import TitleOption
 from db import countdowns, queries
@@ -52,20 +52,19 @@ class Reminders(commands.Cog):
     # -- /reminders -----------------------------------------------------------------------------------
 
     @reminders.command(name="add", description="Post countdowns for a title in a channel")
-    @app_commands.describe(title="The title to count down to", channel="Where to post",
+    @app_commands.describe(title="The title to count down to",
+                           channel="Where to post: a channel, a thread, or a forum (one post per title)",
                            milestones="e.g. 30d,7d,1d,0 (also 12h, 15m); default 30d,14d,7d,3d,1d,0",
                            role="A role to ping with each post (nobody is pinged otherwise)")
-    async def add(self, interaction: discord.Interaction, title: TitleOption, channel: discord.TextChannel,
+    async def add(self, interaction: discord.Interaction, title: TitleOption, channel: targets.TargetOption,
                   milestones: str | None = None, role: discord.Role | None = None) -> None:
         assert interaction.guild is not None
         try:
             parsed = countdown.parse_milestones(milestones)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-        missing = missing_post_permissions(channel, interaction.guild.me)
-        if missing:
-            raise UserError(f"I can't post in {channel.mention} (missing: {missing}). Give me those permissions "
-                            "there, or pick another channel.")
+        if problem := targets.problem(channel, interaction.guild.me):
+            raise UserError(problem)
         if role is not None and role.is_default() and not interaction.permissions.mention_everyone:
             raise UserError("Only members who may mention @everyone can make countdowns ping @everyone.")
         if role is not None and not role.is_default() and role.managed:
@@ -80,12 +79,15 @@ class Reminders(commands.Cog):
                             f"(id {existing[0].id}); remove it first to change it.")
         sid, upcoming = await self.bot.countdowns.subscribe(
             guild_id=interaction.guild.id, title=title, release=release, milestones=countdown.canonical(parsed),
-            actor=interaction.user.id, channel_id=channel.id, role_id=role.id if role else None)
+            actor=interaction.user.id, channel_id=channel.id, role_id=role.id if role else None,
+            channel_type=channel.type.value)
         ping = f", pinging {role.mention}" if role else " (pinging nobody)"
         first = (f" The next post, {upcoming[0][0].label}, is <t:{int(upcoming[0][1].timestamp())}:R>."
                  if upcoming else "")
+        place = (f"{channel.mention} (in a post of its own, named after the title)"
+                 if targets.kind_of(channel) == "forum" else channel.mention)
         await interaction.response.send_message(
-            f"Countdown **{sid}**: {channel.mention} will count down to **{render.safe(title.name)}** "
+            f"Countdown **{sid}**: {place} will count down to **{render.safe(title.name)}** "
             f"({timemath.format_date(release.value)}, {release.region}) at {countdown.canonical(parsed)}{ping}."
             f"{first}", ephemeral=True)
 
@@ -99,7 +101,8 @@ class Reminders(commands.Cog):
             return
         lines = []
         for sub in subs:
-            line = (f"**{sub.id}** · **{render.safe(sub.title_name)}** in <#{sub.channel_id}> · {sub.milestones}"
+            line = (f"**{sub.id}** · **{render.safe(sub.title_name)}** in "
+                    f"{targets.where(sub.channel_id, sub.channel_type, sub.post_id)} · {sub.milestones}"
                     + (f" · pings <@&{sub.role_id}>" if sub.role_id else ""))
             if sub.paused_reason:
                 line += f"\n  ⏸️ Paused: {render.safe(sub.paused_reason)}. Fix it, then /reminders resume id:{sub.id}"
@@ -155,14 +158,15 @@ class Reminders(commands.Cog):
     async def history(self, interaction: discord.Interaction, id: int) -> None:
         sub = await self._own(interaction, id)
         records = await countdowns.deliveries_of(self.bot.store, sub.guild_id, sub.id)
-        lines = [delivery.fate_line(r, guild_id=sub.guild_id, channel_id=sub.channel_id) for r in records]
+        lines = [delivery.fate_line(r, guild_id=sub.guild_id, channel_id=sub.posts_in) for r in records]
         done = sum(r.state not in ("pending", "claimed") for r in records)
         from bot.ui import send_pages
 
         await send_pages(interaction, render.paginate(
             f"Countdown {sub.id}: {render.safe(sub.title_name, 100)}",
-            description=(f"In <#{sub.channel_id}> · {sub.milestones}. {done} done, {len(records) - done} to come."
-                         if records else f"In <#{sub.channel_id}> · nothing planned."),
+            description=(f"In {targets.where(sub.channel_id, sub.channel_type, sub.post_id)} · {sub.milestones}. "
+                         f"{done} done, {len(records) - done} to come." if records
+                         else f"In {targets.where(sub.channel_id, sub.channel_type, sub.post_id)} · nothing planned."),
             lines=lines), ephemeral=True)
 
     @reminders.command(name="resume", description="Restart a paused countdown (permissions are checked again)")
@@ -171,13 +175,12 @@ class Reminders(commands.Cog):
         sub = await self._own(interaction, id)
         if not sub.paused_reason:
             raise UserError(f"Countdown {sub.id} is not paused.")
-        channel = self.bot.get_channel(sub.channel_id or 0)
         guild = interaction.guild
-        if not isinstance(channel, discord.TextChannel) or guild is None:
+        channel = await targets.resolve(self.bot, guild, sub.channel_id or 0) if guild is not None else None
+        if channel is None or guild is None:
             raise UserError("That channel no longer exists: remove this countdown and add a new one.")
-        missing = missing_post_permissions(channel, guild.me)
-        if missing:
-            raise UserError(f"I still can't post in {channel.mention} (missing: {missing}).")
+        if problem := targets.problem(channel, guild.me, still=True):
+            raise UserError(problem)
         role = guild.get_role(sub.role_id) if sub.role_id else None
         if sub.role_id and role is None:
             raise UserError("The role it pings was deleted: remove this countdown and add a new one.")
@@ -236,6 +239,13 @@ class Reminders(commands.Cog):
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
         subs = await countdowns.subscriptions_in_channel(self.bot.store, channel.id)
         await self.bot.countdowns.pause(subs, "the channel was deleted")
+
+    @commands.Cog.listener()
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        """A thread counted down in, or a forum countdown's own post, was deleted."""
+        subs = await countdowns.subscriptions_in_channel(self.bot.store, payload.thread_id)
+        await self.bot.countdowns.pause(subs, "the thread was deleted")
+        await self.bot.countdowns.post_deleted(payload.thread_id)
 
     @commands.Cog.listener()
     async def on_guild_role_delete(self, role: discord.Role) -> None:

@@ -45,15 +45,33 @@ class Subscription:
     paused_reason: str | None
     next_milestone: str | None = None
     next_due: dt.datetime | None = None
+    channel_type: int = 0  # Discord's channel type: 0 text, 5 announcement, 10-12 a thread, 15 forum, 16 media
+    post_id: int | None = None  # a forum countdown's own post (a thread), once its first post made it
 
     @property
     def next_key(self) -> DeliveryKey | None:
         return DeliveryKey.parse(self.next_milestone) if self.next_milestone else None
 
     @property
+    def forum(self) -> bool:
+        return self.kind == "channel" and self.channel_type in FORUM_TYPES
+
+    @property
     def destination(self) -> tuple[str, int]:
-        """Where its posts go: ('channel', id) or ('dm', user id)."""
-        return ("channel", self.channel_id or 0) if self.kind == "channel" else ("dm", self.user_id or 0)
+        """Where its posts go: ('channel', id), a forum countdown's own post ('post', subscription id: one post
+        per title, never shared) or ('dm', user id). Posts to one destination are batched and ordered."""
+        if self.kind != "channel":
+            return ("dm", self.user_id or 0)
+        return ("post", self.id) if self.forum else ("channel", self.channel_id or 0)
+
+    @property
+    def posts_in(self) -> int | None:
+        """The channel (or thread) its messages are in: a forum countdown's post, else its channel."""
+        return self.post_id if self.forum else self.channel_id
+
+
+FORUM_TYPES = frozenset({15, 16})  # forum and media channels: posts, no messages of their own
+THREAD_TYPES = frozenset({10, 11, 12})
 
 
 LATE_OFFLINE = 1  # the bot was not running when it was due
@@ -122,7 +140,8 @@ def _sub(row: Any) -> Subscription:
         user_id=row["user_id"], title_id=row["title_id"], title_slug=row["title_slug"],
         title_name=row["title_name"], region=row["region"], medium=row["medium"], milestones=row["milestones"],
         role_id=row["role_id"], created_by=row["created_by"], paused_reason=row["paused_reason"],
-        next_milestone=row["next_milestone"], next_due=parse(row["next_due"]) if row["next_due"] else None)
+        next_milestone=row["next_milestone"], next_due=parse(row["next_due"]) if row["next_due"] else None,
+        channel_type=row["channel_type"], post_id=row["post_id"])
 
 
 async def subscriptions(store: Store, guild_id: int, *, kind: str = "channel", user_id: int | None = None,
@@ -153,6 +172,23 @@ async def subscriptions_in_channel(store: Store, channel_id: int) -> list[Subscr
     return [_sub(r) for r in await store.fetchall(_SUB_SQL + "WHERE s.channel_id = ?", (channel_id,))]
 
 
+async def subscriptions_with_post(store: Store, post_id: int) -> list[Subscription]:
+    return [_sub(r) for r in await store.fetchall(_SUB_SQL + "WHERE s.post_id = ?", (post_id,))]
+
+
+async def post_of(store: Store, subscription_id: int) -> int | None:
+    """A forum countdown's post as the store has it now (another pass or process may have made it)."""
+    row = await store.fetchone("SELECT post_id FROM subscriptions WHERE id = ?", (subscription_id,))
+    return row["post_id"] if row else None
+
+
+async def forget_post(store: Store, subscription_id: int, post_id: int) -> None:
+    """The post was deleted: the countdown's next post (after a resume) makes a new one."""
+    async with store.transaction(catalog=False, serial=False) as conn:
+        await conn.execute("UPDATE subscriptions SET post_id = NULL WHERE id = ? AND post_id = ?",
+                           (subscription_id, post_id))
+
+
 async def subscriptions_with_role(store: Store, role_id: int) -> list[Subscription]:
     return [_sub(r) for r in await store.fetchall(_SUB_SQL + "WHERE s.role_id = ?", (role_id,))]
 
@@ -180,13 +216,13 @@ async def _insert_plan(conn: Any, subscription_id: int, release_id: int, planned
 async def create_subscription(store: Store, *, guild_id: int, kind: str, channel_id: int | None,
                               user_id: int | None, title: models.Title, release: models.Release, milestones: str,
                               role_id: int | None, created_by: int, planned: Sequence[PlannedRow],
-                              now: dt.datetime) -> int:
+                              now: dt.datetime, channel_type: int = 0) -> int:
     async with store.transaction(catalog=False, notify=True) as conn:
         cur = await conn.execute(
             "INSERT INTO subscriptions (guild_id, kind, channel_id, user_id, title_id, region, medium, milestones, "
-            "role_id, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "role_id, created_by, created_at, channel_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (guild_id, kind, channel_id, user_id, title.id, release.region, release.medium, milestones, role_id,
-             created_by, iso(now)))
+             created_by, iso(now), channel_type))
         subscription_id = int(cur.lastrowid)
         await _insert_plan(conn, subscription_id, release.id, planned, now)
         await conn.execute(
@@ -309,7 +345,8 @@ async def runnable(store: Store, now: dt.datetime, limit: int = 500, *, held_gui
             id=r["subscription_id"], guild_id=r["s_guild"], kind=r["s_kind"], channel_id=r["s_channel"],
             user_id=r["s_user"], title_id=r["s_title"], title_slug=r["title_slug"], title_name=r["title_name"],
             region=r["s_region"], medium=r["s_medium"], milestones=r["s_milestones"], role_id=r["s_role"],
-            created_by=r["s_created_by"], paused_reason=None)
+            created_by=r["s_created_by"], paused_reason=None, channel_type=r["s_channel_type"],
+            post_id=r["s_post"])
         out.append(Delivery(id=r["d_id"], subscription=sub, release_id=r["release_id"],
                             key=DeliveryKey.parse(r["milestone"]), due_at=parse(r["due_at"]), state=r["state"],
                             batch=r["batch"], attempts=r["attempts"], message_id=r["message_id"], late=r["late"],
@@ -320,7 +357,8 @@ async def runnable(store: Store, now: dt.datetime, limit: int = 500, *, held_gui
 _SUB_COLUMNS = (
     "s.guild_id AS s_guild, s.kind AS s_kind, s.channel_id AS s_channel, s.user_id AS s_user, "
     "s.title_id AS s_title, s.region AS s_region, s.medium AS s_medium, s.milestones AS s_milestones, "
-    "s.role_id AS s_role, s.created_by AS s_created_by, t.slug AS title_slug, coalesce(o.name, t.name) AS title_name"
+    "s.role_id AS s_role, s.created_by AS s_created_by, s.channel_type AS s_channel_type, s.post_id AS s_post, "
+    "t.slug AS title_slug, coalesce(o.name, t.name) AS title_name"
 )
 
 
@@ -371,12 +409,16 @@ async def restart_window(store: Store, ids: Sequence[int], now: dt.datetime) -> 
 
 
 async def mark_sent(store: Store, ids: Sequence[int], message_id: int | None, now: dt.datetime,
-                    note: str | None = None) -> None:
+                    note: str | None = None, *, post: tuple[int, int] | None = None) -> None:
+    """Recorded as sent. `post` (subscription id, thread id): the message made a forum countdown's post,
+    recorded with it, so no later attempt can take the post for missing and answer in it again."""
     async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany(
             "UPDATE deliveries SET state = 'sent', message_id = ?, error = NULL, retry_at = NULL, note = ?, "
             "updated_at = ? WHERE id = ? AND state IN ('claimed', 'pending')",
             [(message_id, note, iso(now), i) for i in ids])
+        if post is not None:
+            await conn.execute("UPDATE subscriptions SET post_id = ? WHERE id = ?", (post[1], post[0]))
 
 
 async def mark_uncertain(store: Store, ids: Sequence[int], note: str, now: dt.datetime) -> None:
@@ -406,6 +448,14 @@ async def mark_retry(store: Store, ids: Sequence[int], error: str, retry_at: dt.
         await conn.executemany("UPDATE deliveries SET attempts = attempts + 1, retry_at = ?, error = ?, "
                                "updated_at = ? WHERE id = ? AND state = 'claimed'",
                                [(iso(retry_at), error[:500], iso(now), i) for i in ids])
+
+
+async def defer(store: Store, ids: Sequence[int], error: str, until: dt.datetime, now: dt.datetime) -> None:
+    """Rows that failed before they were claimed (nothing was sent): due again at `until`."""
+    async with store.transaction(catalog=False, serial=False) as conn:
+        await conn.executemany("UPDATE deliveries SET due_at = ?, error = ?, updated_at = ? "
+                               "WHERE id = ? AND state = 'pending' AND due_at < ?",
+                               [(iso(until), error[:500], iso(now), i, iso(until)) for i in ids])
 
 
 async def release_claims(store: Store, ids: Sequence[int], now: dt.datetime) -> None:
