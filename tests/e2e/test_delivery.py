@@ -335,3 +335,35 @@ async def test_an_announcement_channel_is_a_countdown_target(world):
     await advance(world, await next_due(world, sid))
     [post] = posts(world, channel)
     assert "**Announced Film**" in post.content and post.pings == set()
+
+
+async def test_an_internal_error_before_the_claim_waits_and_tries_again_instead_of_spinning(world):
+    server = world.countdown
+    channel = server.guild.add_text_channel("buggy")
+    await asyncio.sleep(0.1)
+    _, sid = await subscribe(world, channel, "Buggy Film", "1d", "2028-12-24")
+    scheduler = world.bot.scheduler
+    real = scheduler._destination
+    calls = 0
+
+    async def broken(sub):
+        nonlocal calls
+        if sub.channel_id == channel.id:
+            calls += 1
+            raise RuntimeError("a bug in the bot")
+        return await real(sub)
+
+    scheduler._destination = broken
+    try:
+        due = await next_due(world, sid)
+        await advance(world, due)
+        passes = scheduler.passes
+        await asyncio.sleep(0.3)
+        assert scheduler.passes - passes <= 1 and calls == 1  # not due again at once: no busy loop
+        [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sid)
+        assert record.state == "pending" and record.error == "internal error"
+    finally:
+        scheduler._destination = real
+    await advance(world, due + dt.timedelta(seconds=31))
+    [post] = posts(world, channel)
+    assert "**Buggy Film**" in post.content
