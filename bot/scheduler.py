@@ -450,6 +450,15 @@ class Scheduler:
             target = await self._destination(sub)
         except _Unavailable:
             return False  # held: the next pass after GUILD_CREATE sends it
+        except discord.HTTPException as exc:  # looking up the forum or the DM channel failed: nothing was sent
+            if exc.status in (403, 404):
+                return await self._failed(out, exc, sub)
+            later = now + delivery.backoff(1)
+            log.warning("could not reach the destination of a countdown post for guild %s (%s); trying again at %s",
+                        sub.guild_id, exc, later.isoformat())
+            await countdowns.mark_retry(self.store, out.ids, f"Discord answered {exc.status}", later, now)
+            await countdowns.defer(self.store, out.ids, f"Discord answered {exc.status}", later, now)
+            return False
         # The post's slot of the token's schedule is reserved first; shortly before it comes, the post is claimed
         # (the claim marks the moment its nonce is first used) and composed; the request then goes out on the
         # slot itself (the HTTP layer waits for it), so a slow store never bunches posts into one second.

@@ -367,3 +367,22 @@ async def test_an_internal_error_before_the_claim_waits_and_tries_again_instead_
     await advance(world, due + dt.timedelta(seconds=31))
     [post] = posts(world, channel)
     assert "**Buggy Film**" in post.content
+
+
+async def test_a_dm_whose_channel_cannot_be_opened_yet_is_tried_again_later(world):
+    server = world.countdown
+    fan = server.guild.add_member("late-dm-fan", roles=[])
+    await asyncio.sleep(0.05)
+    await subscribe(world, None, "Late DM Film", "0", "2028-12-27", kind="dm", member=fan)
+    [sub] = [s for s in await countdowns.subscriptions(world.bot.store, server.guild.id, kind="dm", user_id=fan.id)]
+    world.dc.fail_route("/users/@me/channels", 503, method="POST")  # Discord cannot open the DM channel now
+    try:
+        await advance(world, sub.next_due)
+        [record] = await countdowns.deliveries_of(world.bot.store, server.guild.id, sub.id)
+        assert record.state == "pending" and record.error == "Discord answered 503"  # waits, does not spin
+        assert world.dc.dm_messages(fan) == []
+    finally:
+        world.dc.clear_faults()
+    await advance(world, sub.next_due + dt.timedelta(seconds=31))
+    [dm] = world.dc.dm_messages(fan)
+    assert "**Late DM Film**" in dm.content
