@@ -1,18 +1,29 @@
-"""Find titles and people from what a member typed: slug, name, alias, prefix, then fuzzy.
+"""Find titles and people from what a member typed: slug, name, alias, prefix, then typos.
 
-Pure and synchronous: an index is built from `SearchEntry` rows and answers in microseconds for
-exact and prefix queries (dict and bisect), falling back to rapidfuzz only for typos.
+Pure and synchronous. A `SearchIndex` is built once from `SearchEntry` rows and then kept up to date
+entry by entry (`update`), so a catalog of 100,000 titles is never indexed twice. Every query does
+bounded work whatever the catalog size:
+
+- exact names, aliases and slugs: one dict look-up;
+- prefixes of a name (tier 1) and of its second word onwards (tier 2): sorted arrays, one per key
+  length, walked shortest first, so the best-ranked prefix hits come first and the walk stops at `limit`;
+- typos, only when those found too few: in a small index, rapidfuzz over every name; in a big one, a
+  SymSpell-style deletion index over the words of the names finds the words one edit away from each
+  typed word, the rarest typed words pick the candidates, and at most 25 of them are scored.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 import unicodedata
 from array import array
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import attrgetter, itemgetter
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -24,18 +35,28 @@ FUZZY_SUGGEST = 60.0  # worth offering as "did you mean"
 FUZZY_RESOLVE = 80.0  # good enough to answer without asking...
 FUZZY_MARGIN = 3.0  # ...when clearly ahead of the runner-up
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
-# Above this many names, typo search first narrows the candidates with a trigram index.
-TRIGRAM_MIN = 5000
-TRIGRAM_CANDIDATES = 400
 # Typo suggestions are only worth their cost when names and prefixes found little.
 FUZZY_WHEN_FEWER = 5
+# Below this many names, typo search scores every name with rapidfuzz (C, a few µs per 100 names);
+# above it, candidates come from the word index.
+WORD_INDEX_MIN = 2000
+SCORED_MAX = 25  # typo candidates scored exactly (word_score) per query, at most
+CANDIDATES_MAX = 64  # names a typo query looks at before scoring, at most
+INTERSECT_MAX = 5_000  # a typed word matching more names than this is too common to intersect on
+PREFIX_WORDS_MAX = 32  # words of the vocabulary a typed word is taken as the prefix of, at most
+TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
+_BUCKETS = 40  # prefix keys longer than this share one bucket (in name order, not length order)
+_ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases)
+_ALTS_MAX = (1 << _ALT_BITS) - 1
 
 
 def normalise(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form: 'Chapter 3 – Parabellum' -> 'chapter 3 parabellum'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(_WORD.sub(" ", stripped).replace("_", " ").split())
+    folded = text.casefold()
+    if not folded.isascii():  # NFKD and the combining marks only matter outside ASCII (the slow part)
+        decomposed = unicodedata.normalize("NFKD", folded)
+        folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_WORD.sub(" ", folded).replace("_", " ").split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,52 +67,304 @@ class Hit:
     matched: str  # the name or alias that matched
 
     @property
-    def key(self) -> tuple[int, float, int, str]:
-        return (self.tier, -self.score, len(self.entry.name), self.entry.name)
+    def key(self) -> tuple[int, float, int, str, str]:
+        return (self.tier, -self.score, len(self.entry.name), self.entry.name, self.entry.slug)
+
+
+Rank = Callable[[int], tuple[Any, ...]]
+
+
+class _Prefixes:
+    """Keys (normalised names, or their tails from a later word) by length, each length sorted.
+
+    Walking the lengths upwards yields prefix matches best first (a shorter key scores higher), so a
+    query stops after `limit` entries; each length costs one bisect. Owners are choice ids, kept in
+    (key, slug, which text) order: found and removed by bisection, and in the order a fresh build has.
+    """
+
+    def __init__(self, rank: Rank) -> None:
+        self._rank = rank
+        self._keys: list[list[str]] = [[] for _ in range(_BUCKETS + 1)]
+        self._owners: list[array[int]] = [array("Q") for _ in range(_BUCKETS + 1)]
+
+    def add_many(self, pairs: Iterable[tuple[str, int]]) -> None:
+        """Index these (key, choice id) pairs, given in rank order."""
+        rank = self._rank
+        by_bucket: dict[int, list[tuple[str, int]]] = {}
+        for key, cid in pairs:
+            by_bucket.setdefault(min(len(key), _BUCKETS), []).append((key, cid))
+        for b, new in by_bucket.items():
+            keys, owners = self._keys[b], self._owners[b]
+            if not keys:  # the first build: `pairs` come in rank order, so a stable sort by key is enough
+                merged = sorted(new, key=itemgetter(0))
+                self._keys[b] = [k for k, _ in merged]
+                self._owners[b] = array("Q", [c for _, c in merged])
+            elif len(new) * 8 < len(keys):  # a few: insert each in place
+                for key, cid in new:
+                    lo = bisect.bisect_left(keys, key)
+                    hi = bisect.bisect_right(keys, key, lo)
+                    at = bisect.bisect_left(owners, rank(cid), lo, hi, key=rank)
+                    keys.insert(at, key)
+                    owners.insert(at, cid)
+            else:  # many (an import): one sort of the bucket
+                merged = sorted([*zip(keys, owners, strict=True), *new], key=lambda kc: (kc[0], rank(kc[1])))
+                self._keys[b] = [k for k, _ in merged]
+                self._owners[b] = array("Q", [c for _, c in merged])
+
+    def remove(self, key: str, cid: int) -> None:
+        b = min(len(key), _BUCKETS)
+        keys, owners = self._keys[b], self._owners[b]
+        lo = bisect.bisect_left(keys, key)
+        hi = bisect.bisect_right(keys, key, lo)
+        at = bisect.bisect_left(owners, self._rank(cid), lo, hi, key=self._rank)
+        if at < hi and owners[at] == cid:
+            del keys[at]
+            del owners[at]
+
+    def walk(self, query: str, per_length: int) -> Iterator[list[tuple[str, int]]]:
+        """For each key length, shortest first, the (key, choice id) pairs whose key starts with `query`
+        (at most `per_length` of them); lengths without any are skipped."""
+        for b in range(min(len(query), _BUCKETS), _BUCKETS + 1):
+            keys = self._keys[b]
+            at = bisect.bisect_left(keys, query)
+            if at == len(keys) or not keys[at].startswith(query):
+                continue
+            end = min(len(keys), at + per_length)
+            stop = at + 1
+            while stop < end and keys[stop].startswith(query):
+                stop += 1
+            yield list(zip(keys[at:stop], self._owners[b][at:stop], strict=True))
+
+
+class _Words:
+    """The words of every name, with the names each occurs in and a SymSpell deletion index.
+
+    A word is indexed under itself and each form with one letter deleted; a typed word looks up the
+    same forms, so one look-up per form finds every word within one insertion, deletion, substitution
+    or transposition (and some at two), which rapidfuzz then confirms. Words are never forgotten (the
+    vocabulary of names grows slowly); a word whose names are all gone just has no postings. Postings
+    are kept in `order` (shortest name first), so a query that can only look at some of a common word's
+    names looks at the best ones, and an index updated in place looks at the same ones as a fresh build.
+    """
+
+    def __init__(self, order: Rank) -> None:
+        self._order = order
+        self.ids: dict[str, int] = {}
+        self.words: list[str] = []
+        self.postings: list[array[int]] = []  # word id -> choice ids, unique, in `order`
+        self.sorted: list[str] = []  # for prefix look-ups
+        self.deletes: dict[str, int | list[int]] = {}
+
+    def _word_id(self, word: str, batch: list[str]) -> int:
+        wid = self.ids.get(word)
+        if wid is None:
+            wid = self.ids[word] = len(self.words)
+            self.words.append(word)
+            self.postings.append(array("Q"))
+            batch.append(word)
+            if len(word) >= TYPO_MIN_LEN:
+                for form in {word, *_deletions(word)}:
+                    held = self.deletes.get(form)
+                    if held is None:
+                        self.deletes[form] = wid
+                    elif isinstance(held, int):
+                        self.deletes[form] = [held, wid]
+                    else:
+                        held.append(wid)
+        return wid
+
+    def add_many(self, choices: list[tuple[str, int]]) -> None:
+        """Index these (normalised text, choice id) pairs, given in `order`."""
+        batch: list[str] = []
+        new: dict[int, list[int]] = {}
+        for norm, cid in choices:
+            for word in dict.fromkeys(norm.split(" ")):
+                new.setdefault(self._word_id(word, batch), []).append(cid)
+        order = self._order
+        for wid, cids in new.items():
+            posting = self.postings[wid]
+            if not posting:
+                posting.extend(cids)
+            elif len(cids) * 8 < len(posting):
+                for cid in cids:
+                    bisect.insort(posting, cid, key=order)
+            else:
+                self.postings[wid] = array("Q", sorted([*posting, *cids], key=order))
+        if len(batch) * 8 < len(self.sorted):
+            for word in batch:
+                bisect.insort(self.sorted, word)
+        elif batch:
+            self.sorted = sorted([*self.sorted, *batch])
+
+    def remove(self, norm: str, cid: int) -> None:
+        for word in dict.fromkeys(norm.split(" ")):
+            wid = self.ids.get(word)
+            if wid is not None:
+                posting = self.postings[wid]
+                at = bisect.bisect_left(posting, self._order(cid), key=self._order)
+                if at < len(posting) and posting[at] == cid:
+                    del posting[at]
+
+    def matches(self, token: str) -> dict[int, float]:
+        """Word id -> how well it matches the typed word (100 when the word starts with it, as
+        word_score counts it; else rapidfuzz's ratio), for the words worth looking at."""
+        found: dict[int, float] = {}
+        at = bisect.bisect_left(self.sorted, token)
+        for word in self.sorted[at:at + PREFIX_WORDS_MAX]:
+            if not word.startswith(token):
+                break
+            found[self.ids[word]] = 100.0
+        if len(token) >= TYPO_MIN_LEN:
+            for form in {token, *_deletions(token)}:
+                held = self.deletes.get(form)
+                if held is None:
+                    continue
+                for wid in (held,) if isinstance(held, int) else held:
+                    if wid not in found:
+                        found[wid] = fuzz.ratio(token, self.words[wid])
+        return found
+
+    def weight(self, found: dict[int, float]) -> int:
+        return sum(len(self.postings[wid]) for wid in found)
+
+    def best_first(self, found: dict[int, float]) -> list[int]:
+        return sorted(found, key=lambda wid: (-found[wid], self.words[wid]))
+
+
+def _deletions(word: str) -> list[str]:
+    return [word[:i] + word[i + 1:] for i in range(len(word))]
 
 
 class SearchIndex:
-    def __init__(self, entries: Iterable[SearchEntry]) -> None:
-        entries = list(entries)
+    def __init__(self, entries: Iterable[SearchEntry] = (), *, word_index_min: int = WORD_INDEX_MIN) -> None:
         # A server's hidden entries only shadow global ones: they are never found themselves.
-        self.hidden: frozenset[str] = frozenset(e.slug for e in entries if e.hidden)
-        self.entries: list[SearchEntry] = [e for e in entries if not e.hidden]
+        self.hidden: set[str] = set()
+        self.word_index_min = word_index_min
+        self._entries: list[SearchEntry | None] = []  # entry id -> entry (None: a free slot)
+        self._norms: list[tuple[str, ...]] = []  # entry id -> normalised name and aliases ('' if empty)
+        self._free: list[int] = []
         self._by_slug: dict[str, int] = {}
-        self._exact: dict[str, list[tuple[int, str]]] = {}
-        keys: list[tuple[str, int, str, bool]] = []  # (normalised text, entry index, shown text, whole key?)
-        self._choices: list[str] = []
-        self._choice_owner: list[tuple[int, str]] = []
-        for i, entry in enumerate(self.entries):
-            self._by_slug[entry.slug] = i
-            for text in (entry.name, *entry.aliases):
-                norm = normalise(text)
+        self._exact: dict[str, int | list[int]] = {}  # normalised text -> choice ids
+        self._whole = _Prefixes(self._rank)  # tier 1
+        self._tails = _Prefixes(self._rank)  # tier 2: from the second word on
+        self._words = _Words(self._order)
+        self._choices = 0
+        self._scan: dict[int, str] | None = None  # every choice, for a small index's rapidfuzz scan
+        self.update(entries)
+
+    # -- keeping it up to date --------------------------------------------------------------------
+
+    def update(self, entries: Iterable[SearchEntry] = (), removed: Iterable[str] = ()) -> None:
+        """Add or replace these entries (by slug) and drop the removed slugs; the result is the same as
+        an index built from scratch over the new set. Cost: proportional to the entries changed."""
+        for slug in removed:
+            self._remove(slug)
+        whole: list[tuple[str, int]] = []
+        tails: list[tuple[str, int]] = []
+        choices: list[tuple[str, int]] = []
+        # In slug order, so that every list below is built in rank order and needs one sort by key at most.
+        replacing = bool(self._by_slug or self.hidden)
+        for entry in sorted(entries, key=attrgetter("slug")):
+            if replacing:
+                self._remove(entry.slug)
+            if entry.hidden:
+                self.hidden.add(entry.slug)
+                continue
+            eid = self._free.pop() if self._free else len(self._entries)
+            texts = (entry.name, *entry.aliases[:_ALTS_MAX - 1])
+            norms = tuple(normalise(text) for text in texts)
+            if eid == len(self._entries):
+                self._entries.append(entry)
+                self._norms.append(norms)
+            else:
+                self._entries[eid], self._norms[eid] = entry, norms
+            self._by_slug[entry.slug] = eid
+            for alt, norm in enumerate(norms):
                 if not norm:
                     continue
-                self._exact.setdefault(norm, []).append((i, text))
-                words = norm.split(" ")
-                keys.append((norm, i, text, True))
-                for w in range(1, len(words)):
-                    keys.append((" ".join(words[w:]), i, text, False))
-                self._choices.append(norm)
-                self._choice_owner.append((i, text))
-            self._exact.setdefault(normalise(entry.slug), []).append((i, entry.name))
-        keys.sort()
-        self._keys = keys
-        self._sorted = [k[0] for k in keys]
-        self._trigrams: dict[str, array] | None = None
-        if len(self._choices) >= TRIGRAM_MIN:
-            postings: defaultdict[str, array] = defaultdict(lambda: array("I"))
-            for position, choice in enumerate(self._choices):
-                for gram in _grams(choice):
-                    postings[gram].append(position)
-            self._trigrams = dict(postings)
+                cid = eid << _ALT_BITS | alt
+                self._exact_add(norm, cid)
+                whole.append((norm, cid))
+                tails.extend((tail, cid) for tail in _tails(norm))
+                choices.append((norm, cid))
+                self._choices += 1
+            slug_form = _slug_form(entry.slug)
+            if slug_form and slug_form not in norms:
+                self._exact_add(slug_form, eid << _ALT_BITS)
+        self._whole.add_many(whole)
+        self._tails.add_many(tails)
+        choices.sort(key=lambda pair: (len(pair[0]), pair[0]))  # stable: then by slug and text, as _order
+        self._words.add_many(choices)
+        self._scan = None
+
+    def _rank(self, cid: int) -> tuple[str, int]:
+        """A choice's place among equal keys: by slug, then name before aliases (the same in any build)."""
+        entry = self._entries[cid >> _ALT_BITS]
+        assert entry is not None
+        return entry.slug, cid & _ALTS_MAX
+
+    def _order(self, cid: int) -> tuple[int, str, str, int]:
+        """A choice's place in a word's postings: shortest text first (word_score favours it), then as _rank."""
+        norm = self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX]
+        return len(norm), norm, *self._rank(cid)
+
+    def _remove(self, slug: str) -> None:
+        self.hidden.discard(slug)
+        eid = self._by_slug.pop(slug, None)
+        if eid is None:
+            return
+        entry, norms = self._entries[eid], self._norms[eid]
+        assert entry is not None
+        for alt, norm in enumerate(norms):
+            if not norm:
+                continue
+            cid = eid << _ALT_BITS | alt
+            self._exact_remove(norm, cid)
+            self._whole.remove(norm, cid)
+            for tail in _tails(norm):
+                self._tails.remove(tail, cid)
+            self._words.remove(norm, cid)
+            self._choices -= 1
+        slug_form = _slug_form(slug)
+        if slug_form and slug_form not in norms:
+            self._exact_remove(slug_form, eid << _ALT_BITS)
+        self._entries[eid], self._norms[eid] = None, ()
+        self._free.append(eid)
+        self._scan = None
+
+    def _exact_add(self, norm: str, cid: int) -> None:
+        held = self._exact.get(norm)
+        if held is None:
+            self._exact[norm] = cid
+        elif isinstance(held, int):
+            if held != cid:
+                self._exact[norm] = [held, cid]
+        elif cid not in held:
+            held.append(cid)
+
+    def _exact_remove(self, norm: str, cid: int) -> None:
+        held = self._exact.get(norm)
+        if held == cid:
+            del self._exact[norm]
+        elif isinstance(held, list) and cid in held:
+            held.remove(cid)
+            if len(held) == 1:
+                self._exact[norm] = held[0]
+
+    # -- reading ------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self._by_slug)
 
     def by_slug(self, slug: str) -> SearchEntry | None:
-        i = self._by_slug.get(slug)
-        return None if i is None else self.entries[i]
+        eid = self._by_slug.get(slug)
+        return None if eid is None else self._entries[eid]
+
+    def _owner(self, cid: int) -> tuple[SearchEntry, str]:
+        entry = self._entries[cid >> _ALT_BITS]
+        assert entry is not None
+        alt = cid & _ALTS_MAX
+        return entry, entry.name if alt == 0 else entry.aliases[alt - 1]
 
     def search(self, query: str, limit: int = 25, *, fuzzy_cutoff: float = FUZZY_SUGGEST,
                fuzzy: bool = True) -> list[Hit]:
@@ -99,56 +372,118 @@ class SearchIndex:
         q = normalise(query)
         if not q:
             return []
-        best: dict[int, Hit] = {}
+        best: dict[str, Hit] = {}
 
-        def offer(i: int, tier: int, score: float, text: str) -> None:
-            hit = Hit(self.entries[i], tier, score, text)
-            if i not in best or hit.key < best[i].key:
-                best[i] = hit
+        def offer(cid: int, tier: int, score: float) -> None:
+            entry, text = self._owner(cid)
+            hit = Hit(entry, tier, score, text)
+            held = best.get(entry.slug)
+            if held is None or hit.key < held.key:
+                best[entry.slug] = hit
 
-        if query in self._by_slug:
-            i = self._by_slug[query]
-            offer(i, EXACT, 100.0, self.entries[i].name)
-        for i, text in self._exact.get(q, ()):
-            offer(i, EXACT, 100.0, text)
-        # Prefix of a whole name/alias (tier 1) or of its n-th word onwards (tier 2), via bisect.
-        start = bisect.bisect_left(self._sorted, q)
-        scanned = 0
-        for pos in range(start, len(self._sorted)):
-            if not self._sorted[pos].startswith(q):
+        eid = self._by_slug.get(query)
+        if eid is not None:
+            offer(eid << _ALT_BITS, EXACT, 100.0)
+        held = self._exact.get(q)
+        for cid in () if held is None else (held,) if isinstance(held, int) else held:
+            offer(cid, EXACT, 100.0)
+        # Prefix of a whole name/alias (tier 1), then of its n-th word onwards (tier 2): a tier-2 hit never
+        # beats a tier-1 one, so the tails are only walked when the names found too few.
+        for tier, prefixes in ((PREFIX, self._whole), (WORD_PREFIX, self._tails)):
+            if len(best) >= limit:
                 break
-            _, i, text, whole = self._keys[pos]
-            offer(i, PREFIX if whole else WORD_PREFIX, 100.0 * len(q) / max(len(self._sorted[pos]), 1), text)
-            scanned += 1
-            if scanned >= limit * 4:  # enough to rank the best; the index is sorted, not ranked
-                break
+            # Keys of one length score alike and rank by the entry's name: look at several per length.
+            for found in prefixes.walk(q, limit * 4):
+                for key, cid in found:
+                    offer(cid, tier, 100.0 * len(q) / len(key))
+                if len(best) >= limit:
+                    break
         if fuzzy and len(best) < min(limit, FUZZY_WHEN_FEWER) and self._choices:
             # With real prefix hits, only close typos are worth adding after them.
             cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
-            # rapidfuzz (C) picks candidates from the whole catalog; word-level rescoring (Python, on a
-            # handful) then rejects partial matches such as "the matrix" ~ "wick THE fan cut".
-            positions = self._candidates(q)
-            choices = self._choices if positions is None else [self._choices[p] for p in positions]
-            for choice, _, idx in process.extract(
-                q, choices, scorer=fuzz.WRatio, processor=None, limit=limit * 3, score_cutoff=cutoff,
-            ):
-                score = word_score(q, choice)
+            for cid in self._typo_candidates(q, limit, cutoff):
+                entry, _ = self._owner(cid)
+                if entry.slug in best and best[entry.slug].tier < FUZZY:
+                    continue
+                score = word_score(q, self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX])
                 if score >= cutoff:
-                    i, text = self._choice_owner[idx if positions is None else positions[idx]]
-                    offer(i, FUZZY, score, text)
+                    offer(cid, FUZZY, score)
         return sorted(best.values(), key=lambda h: h.key)[:limit]
 
-    def _candidates(self, query: str) -> list[int] | None:
-        """Positions of the choices sharing the most trigrams with the query (None: scan them all)."""
-        if self._trigrams is None:
-            return None
-        counts: Counter[int] = Counter()
-        common = len(self._choices) // 40
-        for gram in _grams(query):
-            posting = self._trigrams.get(gram)
-            if posting is not None and len(posting) < common:  # 'the', ' jo': in too many names to tell
-                counts.update(posting)
-        return [position for position, _ in counts.most_common(TRIGRAM_CANDIDATES)]
+    def _typo_candidates(self, q: str, limit: int, cutoff: float) -> list[int]:
+        """At most min(limit * 3, SCORED_MAX) choice ids worth scoring exactly, most promising first."""
+        wanted = min(limit * 3, SCORED_MAX)
+        if self._choices < self.word_index_min:
+            # A small index: rapidfuzz (C) ranks every name; word_score then rejects partial matches such
+            # as "the matrix" ~ "wick THE fan cut".
+            if self._scan is None:
+                cids = sorted((eid << _ALT_BITS | alt for eid, norms in enumerate(self._norms)
+                               for alt, norm in enumerate(norms) if norm), key=self._rank)
+                self._scan = {cid: self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX] for cid in cids}
+            return [cid for _, _, cid in process.extract(q, self._scan, scorer=fuzz.WRatio, processor=None,
+                                                         limit=wanted, score_cutoff=cutoff)]
+        return self._word_candidates(q, wanted, cutoff)
+
+    def _word_candidates(self, q: str, wanted: int, cutoff: float) -> list[int]:
+        tokens = q.split(" ")
+        variants = [tokens, *_splits_and_joins(tokens, self._words.ids)]
+        scores: dict[int, float] = {}
+        for variant in variants:
+            for cid, score in self._word_prescores(variant, cutoff):
+                if score > scores.get(cid, -1.0):
+                    scores[cid] = score
+        return heapq.nlargest(wanted, scores, key=scores.__getitem__)
+
+    def _word_prescores(self, tokens: list[str], cutoff: float) -> Iterator[tuple[int, float]]:
+        """Choices sharing enough words with the typed ones, with word_score's estimate from those words.
+
+        A choice reaches `cutoff` only if the typed words it matches weigh (by length) at least
+        cutoff% of the query; so the candidates come from the rarest typed words alone, just enough of
+        them that the other words could not reach the cutoff without one of these. When even those are
+        common ('ryan chen'), the names matching several typed words (a set intersection, in C) come first.
+        """
+        words = self._words
+        matches = [words.matches(token) for token in tokens]
+        weights = [len(token) for token in tokens]
+        total = sum(weights)
+        need = cutoff / 100.0 * total
+        sizes = [words.weight(m) for m in matches]
+        order = sorted(range(len(tokens)), key=sizes.__getitem__)
+        rest = total
+        chosen: list[int] = []
+        for k in order:
+            if rest < need:
+                break
+            if matches[k]:
+                chosen.append(k)
+            rest -= weights[k]
+
+        def postings(k: int) -> Iterator[int]:
+            for wid in words.best_first(matches[k]):
+                yield from words.postings[wid]
+
+        pools: list[Iterable[int]] = []
+        if sum(sizes[k] for k in chosen) > CANDIDATES_MAX:
+            common = [k for k in order if matches[k] and sizes[k] <= INTERSECT_MAX]
+            if len(common) >= 2:
+                shared = set().union(*(words.postings[wid] for wid in matches[common[0]]))
+                for k in common[1:]:  # set.intersection walks each array in C
+                    shared = set().union(*(shared.intersection(words.postings[wid]) for wid in matches[k]))
+                pools.append(filter(shared.__contains__, postings(common[0])))  # in postings order
+        pools.extend(postings(k) for k in chosen)
+        seen: set[int] = set()
+        zeros = repeat(0.0)
+        for pool in pools:
+            for cid in pool:
+                if cid in seen:
+                    continue
+                seen.add(cid)
+                names = self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX].split(" ")
+                ids = list(map(words.ids.get, names))
+                raw = sum(max(map(m.get, ids, zeros)) * w for m, w in zip(matches, weights, strict=True))
+                yield cid, raw / total * (0.9 + 0.1 * min(1.0, len(tokens) / len(names)))
+                if len(seen) >= CANDIDATES_MAX:
+                    return
 
     def resolve(self, query: str) -> SearchEntry | None:
         """The one entry the member meant, or None when nothing is close enough."""
@@ -169,9 +504,35 @@ class SearchIndex:
         return None
 
 
-def _grams(text: str) -> set[str]:
-    padded = f"  {text} "
-    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+_PLAIN_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+def _slug_form(slug: str) -> str:
+    """normalise(slug), quickly for the usual 'lance-reddick'."""
+    return slug.replace("-", " ") if _PLAIN_SLUG.fullmatch(slug) else normalise(slug)
+
+
+def _tails(norm: str) -> Iterator[str]:
+    """'john wick chapter 2' -> 'wick chapter 2', 'chapter 2', '2'."""
+    at = norm.find(" ")
+    while at >= 0:
+        yield norm[at + 1:]
+        at = norm.find(" ", at + 1)
+
+
+def _splits_and_joins(tokens: list[str], vocabulary: dict[str, int]) -> Iterator[list[str]]:
+    """The typed words with a missing or an extra space fixed ('johnwick', 'bal lerina'), when the
+    result is made of known words: the deletion index only sees one word at a time."""
+    for k, token in enumerate(tokens):
+        if len(token) >= 2 * TYPO_MIN_LEN and token not in vocabulary:
+            for cut in range(TYPO_MIN_LEN - 1, len(token) - TYPO_MIN_LEN + 2):
+                if token[:cut] in vocabulary and token[cut:] in vocabulary:
+                    yield [*tokens[:k], token[:cut], token[cut:], *tokens[k + 1:]]
+                    break
+    for k in range(len(tokens) - 1):
+        joined = tokens[k] + tokens[k + 1]
+        if joined in vocabulary:
+            yield [*tokens[:k], joined, *tokens[k + 2:]]
 
 
 def word_score(query: str, choice: str) -> float:
@@ -204,4 +565,4 @@ def merge(hit_lists: Sequence[Sequence[Hit]], limit: int, hidden: Iterable[str] 
     return sorted(out, key=lambda h: h.key)[:limit]
 
 
-__all__ = ["EXACT", "FUZZY", "PREFIX", "WORD_PREFIX", "Hit", "SearchIndex", "merge", "normalise"]
+__all__ = ["EXACT", "FUZZY", "PREFIX", "WORD_PREFIX", "Hit", "SearchIndex", "merge", "normalise", "word_score"]

@@ -1,7 +1,12 @@
+import random
+from dataclasses import replace
+
 import pytest
 
+from bot import search
 from bot.search import SearchIndex, normalise
 from db import queries
+from db.models import SearchEntry
 
 
 @pytest.fixture
@@ -11,7 +16,7 @@ async def indexes(loaded):
     return titles, people
 
 
-@pytest.mark.parametrize(("query", "slug"), [
+TITLE_CASES = [
     ("balle", "ballerina"),
     ("balerina", "ballerina"),
     ("Ballerina", "ballerina"),
@@ -27,21 +32,26 @@ async def indexes(loaded):
     ("From the World of John Wick: Ballerina", "ballerina"),
     ("ballerina", "ballerina"),
     ("jhon wick", "john-wick"),
-])
+]
+PEOPLE_CASES = [
+    ("reddick", "lance-reddick"),
+    ("Lance Reddick", "lance-reddick"),
+    ("lance redick", "lance-reddick"),
+    ("keanu", "keanu-reeves"),
+    ("stahelski", "chad-stahelski"),
+    ("ana de armas", "ana-de-armas"),
+    ("skarsgard", "bill-skarsgard"),
+]
+
+
+@pytest.mark.parametrize(("query", "slug"), TITLE_CASES)
 async def test_titles_resolve(indexes, query, slug):
     titles, _ = indexes
     entry = titles.resolve(query)
     assert entry is not None and entry.slug == slug
 
 
-@pytest.mark.parametrize(("query", "slug"), [
-    ("reddick", "lance-reddick"),
-    ("Lance Reddick", "lance-reddick"),
-    ("keanu", "keanu-reeves"),
-    ("stahelski", "chad-stahelski"),
-    ("ana de armas", "ana-de-armas"),
-    ("skarsgard", "bill-skarsgard"),
-])
+@pytest.mark.parametrize(("query", "slug"), PEOPLE_CASES)
 async def test_people_resolve(indexes, query, slug):
     _, people = indexes
     entry = people.resolve(query)
@@ -68,21 +78,127 @@ def test_normalise_folds_case_accents_and_punctuation():
     assert normalise("\x00\u202e") == ""
 
 
-def test_typos_resolve_in_a_big_catalog_through_the_trigram_candidates():
-    """Above TRIGRAM_MIN names, fuzzy candidates come from the trigram index: the answers stay right."""
-    import random
-
-    from bot import search
-    from db.models import SearchEntry
-
+def _big_catalog(n: int = 6000) -> list[SearchEntry]:
+    """Random names from a small vocabulary (so words are shared, as in a real catalog) plus a few real ones."""
     rng = random.Random(7)
     words = ["Ballet", "Ballad", "Ballroom", "Reddington", "Lancer", "Night", "Harbor", "Engine", "Shadow",
-             "Crown", "Wick", "Wicked", "Chapter", "Continental", "Parable", "Bella", "Rina", "Eve"]
-    entries = [SearchEntry(f"t{i}", " ".join(rng.sample(words, 3)) + f" {i}") for i in range(search.TRIGRAM_MIN)]
-    entries += [SearchEntry("ballerina", "Ballerina"), SearchEntry("lance-reddick", "Lance Reddick"),
-                SearchEntry("the-continental", "The Continental: From the World of John Wick")]
-    index = search.SearchIndex(entries)
-    assert index._trigrams is not None
-    assert index.resolve("balerina").slug == "ballerina"
-    assert index.resolve("lance redick").slug == "lance-reddick"
-    assert index.resolve("contnental from the world").slug == "the-continental"
+             "Crown", "Wick", "Wicked", "Chapter", "Continental", "Parable", "Bella", "Rina", "Eve", "Reed",
+             "Lane", "Ryan", "Chen", "Bryan"]
+    entries = [SearchEntry(f"t{i}", " ".join(rng.sample(words, 3)) + f" {i}") for i in range(n)]
+    return [
+        *entries,
+        SearchEntry("ballerina", "Ballerina", ("From the World of John Wick: Ballerina",), extra=("2025",)),
+        SearchEntry("lance-reddick", "Lance Reddick"),
+        SearchEntry("the-continental", "The Continental: From the World of John Wick", ("continental",)),
+        SearchEntry("john-wick", "John Wick", ("JW1", "John Wick: Chapter 1")),
+        SearchEntry("john-wick-chapter-4", "John Wick: Chapter 4", ("jw4", "John Wick 4")),
+    ]
+
+
+@pytest.mark.parametrize(("query", "slug"), [
+    ("balerina", "ballerina"),  # one letter missing
+    ("ballerinna", "ballerina"),  # one extra
+    ("ballarina", "ballerina"),  # one wrong
+    ("lance redick", "lance-reddick"),
+    ("lacne reddick", "lance-reddick"),  # two letters swapped
+    ("reddik", "lance-reddick"),
+    ("contnental from the world", "the-continental"),
+    ("jhon wick", "john-wick"),
+    ("johnwick", "john-wick"),  # a missing space
+    ("bal lerina", "ballerina"),  # an extra one
+    ("jw4", "john-wick-chapter-4"),
+    ("john wick", "john-wick"),
+])
+def test_typos_resolve_in_a_big_catalog_through_the_word_index(query, slug):
+    index = SearchIndex(_big_catalog())
+    assert index._choices >= search.WORD_INDEX_MIN  # the deletion index answers, not a scan of every name
+    entry = index.resolve(query)
+    assert entry is not None and entry.slug == slug
+
+
+@pytest.mark.parametrize("query", ["xyzzy", "matrix reloaded", "zzz zzz"])
+def test_nonsense_resolves_to_nothing_in_a_big_catalog(query):
+    assert SearchIndex(_big_catalog()).resolve(query) is None
+
+
+async def test_the_word_index_answers_the_john_wick_pack_as_the_scan_does(loaded):
+    """Forced onto the deletion index, the shipped pack still resolves every typo and nickname the same."""
+    for loader, cases in ((queries.title_search_entries, TITLE_CASES), (queries.person_search_entries, PEOPLE_CASES)):
+        entries = await loader(loaded, None)
+        scan, words = SearchIndex(entries), SearchIndex(entries, word_index_min=0)
+        for query, slug in cases:
+            assert scan.resolve(query).slug == slug
+            assert words.resolve(query).slug == slug, query
+
+
+def test_prefixes_rank_shortest_first_however_many_match():
+    """Autocomplete looks at a bounded slice: the best prefix hits, even behind thousands of others."""
+    entries = [SearchEntry(f"b{i}", f"Ballad of Engine {i}") for i in range(3000)]
+    entries += [SearchEntry(f"w{i}", f"The Ball {i}") for i in range(3000)]  # tier 2: a later word
+    entries.append(SearchEntry("ballerina", "Ballerina"))
+    index = SearchIndex(entries)
+    hits = index.search("ba", 25)
+    assert len(hits) == 25
+    assert hits[0].entry.slug == "ballerina"  # a whole name first, and the shortest
+    assert all(h.tier == search.PREFIX for h in hits)
+    assert index.search("ball 7", 3)[0].entry.name == "The Ball 7"
+    assert [h.entry.name for h in index.search("ballad of engine 12", 3)] == [
+        "Ballad of Engine 12", "Ballad of Engine 120", "Ballad of Engine 121"]
+
+
+def test_typo_scoring_is_bounded(monkeypatch):
+    """However common the typed words, at most SCORED_MAX candidates are scored exactly."""
+    scored = []
+    original = search.word_score
+
+    def counting(query, choice):
+        scored.append(choice)
+        return original(query, choice)
+
+    monkeypatch.setattr(search, "word_score", counting)
+    index = SearchIndex(_big_catalog())
+    for query in ("ballt nigth", "wicj chaptr", "x", "rnia"):
+        scored.clear()
+        index.search(query, 25)
+        assert len(scored) <= search.SCORED_MAX
+
+
+def _answers(index: SearchIndex, queries_: list[str]) -> list[tuple]:
+    return [(q, [(h.entry, h.tier, round(h.score, 6), h.matched) for h in index.search(q, 25)],
+             getattr(index.resolve(q), "slug", None)) for q in queries_]
+
+
+ASKED = ["balerina", "ballet", "ba", "b", "lance redick", "reddik", "wick", "jhon wick", "chapter 4", "ryan chen",
+         "the continental", "eve", "xyzzy", "harbr engin", "new name", "renamed", "jw4"]
+
+
+@pytest.mark.parametrize("word_index_min", [0, search.WORD_INDEX_MIN])
+def test_updates_in_place_answer_as_a_fresh_build(word_index_min):
+    """Adding, changing and removing entries gives exactly the index a build over the new set gives."""
+    rng = random.Random(11)
+    entries = {e.slug: e for e in _big_catalog(3000)}
+    index = SearchIndex(entries.values(), word_index_min=word_index_min)
+    for step in range(4):
+        added = [SearchEntry(f"new-{step}-{i}", f"New Name {rng.randint(0, 99)} Harbor", ("nn",)) for i in range(40)]
+        changed = [replace(entries[slug], name=f"Renamed {slug}", aliases=("Eve Crown",))
+                   for slug in rng.sample(sorted(entries), 30)]
+        removed = rng.sample(sorted(entries), 50)
+        removed = [slug for slug in removed if slug not in {e.slug for e in changed}]
+        for entry in added + changed:
+            entries[entry.slug] = entry
+        for slug in removed:
+            del entries[slug]
+        index.update(added + changed, removed=removed)
+        fresh = SearchIndex(entries.values(), word_index_min=word_index_min)
+        assert len(index) == len(fresh) == len(entries)
+        assert _answers(index, ASKED) == _answers(fresh, ASKED)
+        assert index.by_slug(removed[0]) is None and index.search(removed[0]) == fresh.search(removed[0])
+
+
+def test_hidden_entries_shadow_and_come_back():
+    index = SearchIndex([SearchEntry("ballerina", "Ballerina", hidden=True), SearchEntry("eve", "Eve")])
+    assert index.hidden == {"ballerina"} and index.resolve("ballerina") is None
+    index.update([SearchEntry("ballerina", "Ballerina")])
+    assert not index.hidden and index.resolve("balerina").slug == "ballerina"
+    index.update(removed=["ballerina"])
+    assert index.resolve("ballerina") is None and len(index) == 1
