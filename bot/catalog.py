@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot import timemath
 from bot.readcache import ReadCache
@@ -19,7 +21,20 @@ from db.store import Store
 
 log = logging.getLogger(__name__)
 
-EntryLoader = Callable[[Store, int | None], Awaitable[list[models.SearchEntry]]]
+class EntryLoader(Protocol):
+    async def __call__(self, store: Store, guild_id: int | None, *,
+                       slugs: Collection[str] | None = None) -> list[models.SearchEntry]: ...
+
+
+# Above this many entries an index is built on a thread: nothing reads it until it is done, and 100,000
+# entries take seconds. Updates are applied on the event loop in steps of this many entries (each step
+# leaves the index whole), so members' searches run between them.
+THREAD_MIN = 2000
+STEP = 500
+WAIT_FOR_UPDATE = 1.0  # seconds a search waits for the changes to reach the index before using it as it is
+# PostgreSQL hands out log ids before commit, so a transaction can commit after one with a later id:
+# each update reads again this far behind the newest id it saw (ids already applied are skipped).
+LOOK_BACK = 1000
 
 
 @dataclass(slots=True)
@@ -28,47 +43,97 @@ class _Cached:
     generation: tuple[int, int]
 
 
-class _Indexes:
-    """A global index (rebuilt off the event loop when the store changes) plus small per-guild ones."""
+class _Global:
+    """The global index: built once, then kept in step with the store's `search_changes` log."""
 
-    def __init__(self, store: Store, loader: EntryLoader) -> None:
+    def __init__(self, store: Store, kind: str, loader: EntryLoader) -> None:
+        self.store = store
+        self.kind = kind
+        self.loader = loader
+        self.index: SearchIndex | None = None
+        self.synced: tuple[int, int] | None = None  # the version token the index reflects
+        self.cursor = 0  # the newest log id applied
+        self.recent: set[int] = set()  # log ids applied within LOOK_BACK of the cursor
+        self.task: asyncio.Task[None] | None = None
+        self.first_build = asyncio.Lock()
+        self.build_seconds = 0.0
+
+    async def build(self, token: tuple[int, int]) -> None:
+        started = time.perf_counter()
+        # Where the log stands before the load: the rows up to here are in what is loaded (they were
+        # committed), later ones are applied afterwards.
+        cursor = await queries.search_change_position(self.store)
+        rows, _ = await queries.search_changes(self.store, self.kind, max(0, cursor - LOOK_BACK))
+        entries = await self.loader(self.store, None)
+        self.index = (await asyncio.to_thread(SearchIndex, entries) if len(entries) > THREAD_MIN
+                      else SearchIndex(entries))
+        self.cursor, self.recent, self.synced = cursor, {i for i, _ in rows if i <= cursor}, token
+        self.build_seconds = time.perf_counter() - started
+        log.info("search index of %d %ss built in %.2f s", len(self.index), self.kind, self.build_seconds)
+
+    async def catch_up(self, token: tuple[int, int]) -> None:
+        """Apply the log rows written since the last update; start over only when they were pruned."""
+        try:
+            rows, complete = await queries.search_changes(self.store, self.kind, max(0, self.cursor - LOOK_BACK))
+            if not complete:
+                log.warning("the search change log was pruned past this index; building the %s index again",
+                            self.kind)
+                await self.build(token)
+                return
+            fresh = [(i, slug) for i, slug in rows if i not in self.recent and i > self.cursor - LOOK_BACK]
+            slugs = list(dict.fromkeys(slug for _, slug in fresh))
+            assert self.index is not None
+            for start in range(0, len(slugs), STEP):
+                chunk = slugs[start:start + STEP]
+                entries = await self.loader(self.store, None, slugs=chunk)
+                found = {e.slug for e in entries}
+                self.index.update(entries, removed=[slug for slug in chunk if slug not in found])
+                if start + STEP < len(slugs):
+                    await asyncio.sleep(0)
+            if fresh:
+                self.cursor = max(self.cursor, max(i for i, _ in fresh))
+                self.recent = {i for i in self.recent | {i for i, _ in fresh} if i > self.cursor - LOOK_BACK}
+                log.debug("search index of %ss: %d entries updated", self.kind, len(slugs))
+            self.synced = token
+        except Exception:
+            log.exception("could not update the %s search index; still serving it as it was", self.kind)
+
+    async def get(self, token: tuple[int, int]) -> SearchIndex:
+        if self.index is None:
+            async with self.first_build:
+                if self.index is None:
+                    await self.build(token)
+        elif self.synced != token:
+            if self.task is None or self.task.done():
+                self.task = asyncio.create_task(self.catch_up(token))
+            # A few changes (an edit) are applied before this search; a big import keeps going meanwhile.
+            await asyncio.wait([self.task], timeout=WAIT_FOR_UPDATE)
+        assert self.index is not None
+        return self.index
+
+
+class _Indexes:
+    """The global index (updated in place as the store changes) plus small per-guild ones (built again
+    when the store changes: a server's own entries are few)."""
+
+    def __init__(self, store: Store, kind: str, loader: EntryLoader) -> None:
         self.store = store
         self.loader = loader
-        self._global: _Cached | None = None
+        self.global_ = _Global(store, kind, loader)
         self._guilds: dict[int, _Cached] = {}
-        self._rebuild: asyncio.Task[None] | None = None
-
-    async def _build(self, guild_id: int | None) -> SearchIndex:
-        entries = await self.loader(self.store, guild_id)
-        if len(entries) > 2000:
-            return await asyncio.to_thread(SearchIndex, entries)
-        return SearchIndex(entries)
-
-    async def _refresh_global(self, generation: tuple[int, int]) -> None:
-        try:
-            index = await self._build(None)
-        except Exception:
-            log.exception("could not rebuild the search index; still serving the previous one")
-            return
-        self._global = _Cached(index, generation)
 
     async def get(self, guild_id: int | None) -> list[SearchIndex]:
         generation = await self.store.version_token()
-        if self._global is None:
-            await self._refresh_global(generation)
-        elif self._global.generation != generation and (self._rebuild is None or self._rebuild.done()):
-            # Serve the old index while a new one is built: a big catalog takes a moment.
-            self._rebuild = asyncio.create_task(self._refresh_global(generation))
-        assert self._global is not None
+        global_index = await self.global_.get(generation)
         if guild_id is None:
-            return [self._global.index]
+            return [global_index]
         cached = self._guilds.get(guild_id)
         if cached is None or cached.generation != generation:
-            cached = _Cached(await self._build(guild_id), generation)
+            cached = _Cached(SearchIndex(await self.loader(self.store, guild_id)), generation)
             self._guilds[guild_id] = cached
         if len(cached.index) or cached.index.hidden:
-            return [cached.index, self._global.index]
-        return [self._global.index]
+            return [cached.index, global_index]
+        return [global_index]
 
 
 def _search(indexes: list[SearchIndex], query: str, limit: int) -> list[Hit]:
@@ -81,13 +146,15 @@ class Catalog:
     def __init__(self, store: Store, reads: ReadCache | None = None) -> None:
         self.store = store
         self.reads = reads or ReadCache(store)
-        self._titles = _Indexes(store, queries.title_search_entries)
-        self._people = _Indexes(store, queries.person_search_entries)
+        self._titles = _Indexes(store, "title", queries.title_search_entries)
+        self._people = _Indexes(store, "person", queries.person_search_entries)
 
-    async def warm(self) -> None:
-        """Build the global search indexes now, so the first member does not wait for them."""
+    async def warm(self) -> float:
+        """Build the global search indexes now, so the first member does not wait for them; the seconds taken."""
+        started = time.perf_counter()
         await self._titles.get(None)
         await self._people.get(None)
+        return time.perf_counter() - started
 
     async def search_titles(self, guild_id: int | None, query: str, limit: int = 25) -> list[Hit]:
         return _search(await self._titles.get(guild_id), query, limit)

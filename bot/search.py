@@ -45,6 +45,8 @@ CANDIDATES_MAX = 64  # names a typo query looks at before scoring, at most
 INTERSECT_MAX = 5_000  # a typed word matching more names than this is too common to intersect on
 PREFIX_WORDS_MAX = 32  # words of the vocabulary a typed word is taken as the prefix of, at most
 TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
+TYPING_WORDS_MAX = 128  # words compared with the unfinished last word of a query, at most
+TYPING_MIN = 75.0  # how close the start of a word must be to an unfinished typed word
 _BUCKETS = 40  # prefix keys longer than this share one bucket (in name order, not length order)
 _ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases)
 _ALTS_MAX = (1 << _ALT_BITS) - 1
@@ -205,9 +207,10 @@ class _Words:
                 if at < len(posting) and posting[at] == cid:
                     del posting[at]
 
-    def matches(self, token: str) -> dict[int, float]:
+    def matches(self, token: str, *, typing: bool = False) -> dict[int, float]:
         """Word id -> how well it matches the typed word (100 when the word starts with it, as
-        word_score counts it; else rapidfuzz's ratio), for the words worth looking at."""
+        word_score counts it; else rapidfuzz's ratio), for the words worth looking at. `typing`: the
+        word may be unfinished ('balerin'), so words whose start is one typo away count too."""
         found: dict[int, float] = {}
         at = bisect.bisect_left(self.sorted, token)
         for word in self.sorted[at:at + PREFIX_WORDS_MAX]:
@@ -222,6 +225,19 @@ class _Words:
                 for wid in (held,) if isinstance(held, int) else held:
                     if wid not in found:
                         found[wid] = fuzz.ratio(token, self.words[wid])
+        if typing and len(token) >= 2 * TYPO_MIN_LEN - 2 and max(found.values(), default=0.0) < FUZZY_RESOLVE:
+            # The words sharing its first two letters (a bounded slice of the sorted vocabulary), compared
+            # by their start: one bisect and at most TYPING_WORDS_MAX rapidfuzz calls.
+            at = bisect.bisect_left(self.sorted, token[:2])
+            size = len(token)
+            for word in self.sorted[at:at + TYPING_WORDS_MAX]:
+                if not word.startswith(token[:2]):
+                    break
+                if len(word) > size:
+                    score = fuzz.ratio(token, word[:size + 1], score_cutoff=TYPING_MIN)
+                    if score:
+                        wid = self.ids[word]
+                        found[wid] = max(found.get(wid, 0.0), score)
         return found
 
     def weight(self, found: dict[int, float]) -> int:
@@ -443,7 +459,7 @@ class SearchIndex:
         common ('ryan chen'), the names matching several typed words (a set intersection, in C) come first.
         """
         words = self._words
-        matches = [words.matches(token) for token in tokens]
+        matches = [words.matches(token, typing=k == len(tokens) - 1) for k, token in enumerate(tokens)]
         weights = [len(token) for token in tokens]
         total = sum(weights)
         need = cutoff / 100.0 * total

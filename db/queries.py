@@ -8,7 +8,7 @@ the guild from the caller (the interaction), never from member input.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -119,37 +119,91 @@ async def get_title(store: Store, slug: str, guild_id: int | None) -> models.Tit
     return _title(rows[0], aliases.get(rows[0]["t_id"], ()))
 
 
-async def title_search_entries(store: Store, guild_id: int | None) -> list[models.SearchEntry]:
+async def title_search_entries(store: Store, guild_id: int | None, *,
+                               slugs: Collection[str] | None = None) -> list[models.SearchEntry]:
     """Titles for the search index, with their aliases and first release year (for autocomplete).
 
-    guild_id None: the global titles as shipped. A number: only what that server changes, its own
-    titles and the global titles it renamed or gave aliases (these shadow the global entries).
+    guild_id None: the global titles as shipped (with `slugs`, only those: what `search_changes` named,
+    to update an index in place). A number: only what that server changes, its own titles and the global
+    titles it renamed or gave aliases (these shadow the global entries).
     """
-    params = {"guild": _g(guild_id)}
+    if slugs is not None:
+        if guild_id is not None:
+            raise ValueError("entries by slug are for the global index")
+        out: list[models.SearchEntry] = []
+        ordered = sorted(set(slugs))
+        for start in range(0, len(ordered), 900):  # under SQLite's variable limit
+            chunk = ordered[start:start + 900]
+            marks = ", ".join("?" for _ in chunk)
+            out += await _title_entries(store, None, f"t.guild_id IS NULL AND t.slug IN ({marks})", chunk)
+        return out
     if guild_id is None:
-        owner = "t.guild_id IS NULL"
-    else:
-        owner = ("(t.guild_id = :guild OR t.id IN (SELECT title_id FROM title_overrides WHERE guild_id = :guild "
-                 "AND (name IS NOT NULL OR hidden = 1)) OR t.id IN (SELECT title_id FROM title_aliases "
-                 "WHERE guild_id = :guild))")
+        return await _title_entries(store, None, "t.guild_id IS NULL", [])
+    return await _title_entries(
+        store, guild_id,
+        "(t.guild_id = ? OR t.id IN (SELECT title_id FROM title_overrides WHERE guild_id = ? "
+        "AND (name IS NOT NULL OR hidden = 1)) OR t.id IN (SELECT title_id FROM title_aliases WHERE guild_id = ?))",
+        [guild_id] * 3)
+
+
+async def _title_entries(store: Store, guild_id: int | None, owner: str, params: list[Any],
+                         ) -> list[models.SearchEntry]:
     rows = await store.fetchall(
         f"SELECT t.id, t.slug, coalesce(o.name, t.name) AS name, ifnull(o.hidden, 0) AS hidden, "
         f"(SELECT min(substr(r.date, 1, 4)) FROM releases r WHERE r.title_id = t.id AND r.date IS NOT NULL "
-        f"AND ifnull(r.guild_id, 0) IN (0, :guild)) AS year FROM titles t "
-        f"LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = :guild WHERE {owner}", params)
-    aliases = await _all_aliases(store, "title_aliases", "title_id", [r["id"] for r in rows], guild_id)
+        f"AND ifnull(r.guild_id, 0) IN (0, ?)) AS year FROM titles t "
+        f"LEFT JOIN title_overrides o ON o.title_id = t.id AND o.guild_id = ? WHERE {owner}",
+        (_g(guild_id), _g(guild_id), *params))
+    ids = [r["id"] for r in rows]
+    aliases = (await _all_aliases(store, "title_aliases", "title_id", ids, guild_id) if not params
+               else await _aliases(store, "title_aliases", "title_id", ids, guild_id))
+    years: dict[str, tuple[str, ...]] = {}  # one tuple per year: 100,000 entries share a few hundred
     return [models.SearchEntry(r["slug"], r["name"], aliases.get(r["id"], ()) if not r["hidden"] else (),
-                               guild_id, (r["year"],) if r["year"] else (), hidden=bool(r["hidden"]))
+                               guild_id, years.setdefault(r["year"], (r["year"],)) if r["year"] else (),
+                               hidden=bool(r["hidden"]))
             for r in rows]
 
 
-async def person_search_entries(store: Store, guild_id: int | None) -> list[models.SearchEntry]:
+async def person_search_entries(store: Store, guild_id: int | None, *,
+                                slugs: Collection[str] | None = None) -> list[models.SearchEntry]:
+    """People for the search index (see title_search_entries)."""
+    if slugs is not None:
+        if guild_id is not None:
+            raise ValueError("entries by slug are for the global index")
+        out: list[models.SearchEntry] = []
+        ordered = sorted(set(slugs))
+        for start in range(0, len(ordered), 900):
+            chunk = ordered[start:start + 900]
+            rows = await store.fetchall(
+                f"SELECT p.id, p.slug, p.name FROM people p WHERE p.guild_id IS NULL "
+                f"AND p.slug IN ({', '.join('?' for _ in chunk)})", chunk)
+            aliases = await _aliases(store, "person_aliases", "person_id", [r["id"] for r in rows], None)
+            out += [models.SearchEntry(r["slug"], r["name"], aliases.get(r["id"], ())) for r in rows]
+        return out
     owner = "p.guild_id IS NULL" if guild_id is None else (
         "(p.guild_id = :guild OR p.id IN (SELECT person_id FROM person_aliases WHERE guild_id = :guild))")
     rows = await store.fetchall(f"SELECT p.id, p.slug, p.name FROM people p WHERE {owner}",
                                 {"guild": _g(guild_id)})
     aliases = await _all_aliases(store, "person_aliases", "person_id", [r["id"] for r in rows], guild_id)
     return [models.SearchEntry(r["slug"], r["name"], aliases.get(r["id"], ()), guild_id) for r in rows]
+
+
+async def search_change_position(store: Store) -> int:
+    """The id of the newest row of `search_changes` (0 when none): where an index built now starts."""
+    row = await store.fetchone("SELECT coalesce(max(id), 0) FROM search_changes")
+    return int(row[0]) if row else 0
+
+
+async def search_changes(store: Store, kind: str, after: int) -> tuple[list[tuple[int, str]], bool]:
+    """The (id, slug) of the global titles or people (`kind`) whose search entries may have changed in
+    the rows after `after`, in id order, and whether the log still reaches back that far (False: rows
+    after `after` were pruned, so the caller must load everything again)."""
+    pruned = await store.fetchone("SELECT value FROM meta WHERE key = 'search_changes.pruned'")
+    if pruned is not None and int(pruned[0]) > after:
+        return [], False
+    rows = await store.fetchall("SELECT id, slug FROM search_changes WHERE id > ? AND kind = ? ORDER BY id",
+                                (after, kind))
+    return [(int(r["id"]), str(r["slug"])) for r in rows], True
 
 
 # -- releases ---------------------------------------------------------------------------------------

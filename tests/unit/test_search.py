@@ -1,12 +1,15 @@
+import copy
 import random
 from dataclasses import replace
 
 import pytest
 
 from bot import search
+from bot.catalog import Catalog
 from bot.search import SearchIndex, normalise
-from db import queries
+from db import packs, queries
 from db.models import SearchEntry
+from tests.conftest import NOW
 
 
 @pytest.fixture
@@ -202,3 +205,33 @@ def test_hidden_entries_shadow_and_come_back():
     assert not index.hidden and index.resolve("balerina").slug == "ballerina"
     index.update(removed=["ballerina"])
     assert index.resolve("ballerina") is None and len(index) == 1
+
+
+async def test_the_catalog_updates_its_global_indexes_in_place(loaded, john_wick_pack):
+    """A new pack version (renamed, added, dropped titles and people, new aliases) reaches the running
+    indexes through the store's change log: the same index objects, answering as a fresh build does."""
+    catalog = Catalog(loaded)
+    await catalog.warm()
+    titles, people = catalog._titles.global_.index, catalog._people.global_.index
+    pack = copy.deepcopy(john_wick_pack)
+    pack["pack"]["version"] += 1
+    by_slug = {t["slug"]: t for t in pack["titles"]}
+    by_slug["ballerina"]["name"] = "Ballerina: The Ruska Roma"
+    by_slug["ballerina"]["aliases"] = ["Ruska Roma"]
+    dropped = pack["titles"].pop(next(i for i, t in enumerate(pack["titles"]) if t["slug"] == "the-continental"))
+    pack["titles"].append({**by_slug["john-wick"], "slug": "winter-harbor", "name": "Winter Harbor", "aliases": [],
+                           "cast": [], "crew": [], "watch": []})
+    pack["people"].append({"slug": "ada-lovelace", "name": "Ada Lovelace", "aliases": ["Countess"], "source": "seed"})
+    await packs.load_pack(loaded, packs.normalise(pack), now=NOW)
+
+    assert (await catalog.find_title(None, "winter harbr"))[0].slug == "winter-harbor"
+    assert (await catalog.find_title(None, "ruska rma"))[0].slug == "ballerina"
+    assert (await catalog.find_title(None, dropped["name"]))[0] is None
+    assert (await catalog.find_person(None, "countess"))[0].slug == "ada-lovelace"
+    assert catalog._titles.global_.index is titles and catalog._people.global_.index is people  # not rebuilt
+    fresh_titles = SearchIndex(await queries.title_search_entries(loaded, None))
+    fresh_people = SearchIndex(await queries.person_search_entries(loaded, None))
+    asked = ["ballerina", "balerina", "ruska", "winter", "continental", "john wick", "jw4", "b", "parabellum"]
+    assert _answers(titles, asked) == _answers(fresh_titles, asked)
+    assert _answers(people, ["ada", "countess", "keanu", "reddick"]) == _answers(fresh_people,
+                                                                                ["ada", "countess", "keanu", "reddick"])
