@@ -1,7 +1,7 @@
 """`marquee playground`: type slash commands at a prompt and read the real bot's answers.
 
 It starts the loopback Discord with the demo server (Wick Fans: ada the admin, max the member,
-#general, #release-news, #rules), connects the real bot with a temporary database (or
+#general, #release-news, #rules, the forum #release-forum), connects the real bot with a temporary database (or
 `--database PATH`) and a clock that only moves when told (`:clock +7d`), and turns each line into an
 interaction: `/release title:Ballerina` becomes `dc.run_command(guild, channel, member, "release",
 {"title": "Ballerina"})`. Answers, and anything the bot posts in the server's channels, are printed
@@ -288,7 +288,7 @@ def script_lines(text: str) -> list[tuple[int, str]]:
 
 META_HELP = [
     (":as admin | member", "who types: ada (Moderators, Manage Server) or max (a member)"),
-    (":in #channel", "where you type: #general, #release-news or #rules"),
+    (":in #channel", "where you type: #general, #release-news or #rules (#release-forum is a forum)"),
     (":click LABEL", "press a button on the bot's latest message with buttons, e.g. :click Next"),
     (":clock [+7d | +12h | +30m | 2027-01-01 | now]", "show or move the bot's clock; posts it makes are shown"),
     (":help [command]", "this list, or one command's options"),
@@ -634,7 +634,9 @@ class Playground:
                              if message in self.dc.dm_messages(m)), "someone")
                 header = f"Marquee sent {user} a direct message:"
             else:
-                header = f"Marquee posted in #{channel.name}:"
+                parent = channel.parent if channel.is_thread else None
+                where = f"#{parent.name} › {channel.name}" if parent is not None else f"#{channel.name}"
+                header = f"Marquee posted in {where}:"
             if message.deleted:
                 header += " (since deleted)"
             if message.pings:

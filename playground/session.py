@@ -51,6 +51,8 @@ def add_demo_server(dc: LoopbackDiscord, name: str = "Wick Fans") -> DemoServer:
         # The bot may read but not post here: where a countdown subscription must be refused.
         "rules": guild.add_text_channel("rules", overwrites=[
             {"id": guild.bot_role.id, "type": 0, "allow": 0, "deny": Permissions.SEND_MESSAGES}]),
+        # A forum: a countdown there gets a post of its own, named after the title.
+        "release-forum": guild.add_forum_channel("release-forum"),
     }
     return DemoServer(guild, admin_role, fans_role, admin, member, channels)
 

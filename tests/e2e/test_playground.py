@@ -202,6 +202,10 @@ def test_countdown_script_shows_each_post_once_on_time():
     assert "🎬 Ballerina II is out today!" in out
     assert "posted late" not in out
     assert "Nothing left to post." in out
+    # The forum: one post named after the title, made by the first countdown post, the next one in it.
+    assert out.count("Marquee posted in #release-forum › Ballerina III:") == 2
+    assert "⏳ 1 week until Ballerina III — February 1, 2027" in out
+    assert "In #release-forum (its post: #Ballerina III) · 7d,1d. 2 done, 0 to come." in out
 
 
 def test_script_from_standard_input_and_exit_codes():
