@@ -81,6 +81,9 @@ def default_cases() -> list[Case]:
         Case("/person name:lance-reddick", "person", {"name": "lance-reddick"}, "Lance Reddick"),
         Case("/person name:lance redick", "person", {"name": "lance redick"}, "Lance Reddick"),
         Case("autocomplete /release title:balle", "release", {"title": "balle"}, "ballerina", focused="title"),
+        Case("autocomplete /release title:balerin", "release", {"title": "balerin"}, "ballerina", focused="title"),
+        Case("autocomplete /person name:lance red", "person", {"name": "lance red"}, "lance-reddick",
+             focused="name"),
     ]
 
 
@@ -252,6 +255,28 @@ def print_table(rows: list[dict[str, Any]]) -> bool:
         print(f"{r['case']:38} {r['n']:>5} {r['p50_ms']:9.2f} {r['p99_ms']:9.2f} {r['mean_ms']:9.2f} "
               f"{r['max_ms']:9.2f} {_ratio(r['p50_ratio'])} {_ratio(r['p99_ratio'])}  {r['bad']:>4}{verdict}")
     return ok
+
+
+def memory_mb() -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of this process, in MB (Linux)."""
+    out = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def print_memory(bot: Any) -> None:
+    """The search indexes' build time at start, and the memory of this process (the bot, the loopback
+    Discord and the bench; bench/search_index.py measures the bot's indexes alone)."""
+    built = [f"{ix.global_.kind}s {len(ix.global_.index or ()):,} in {ix.global_.build_seconds:.2f} s"
+             for ix in (bot.catalog._titles, bot.catalog._people) if hasattr(ix, "global_")]
+    mem = memory_mb()
+    if built:  # (an older checkout measured for comparison has no such record)
+        print(f"search indexes built at start (load + build): {', '.join(built)}")
+    print(f"process memory (bot + loopback): RSS {mem.get('VmRSS', 0):.0f} MB, peak {mem.get('VmHWM', 0):.0f} MB")
 
 
 def version(package: str) -> str:
@@ -492,6 +517,7 @@ async def _bench(args: argparse.Namespace, cases: list[Case]) -> int:
             async with running_bot(dc, database=database, clock=ManualClock(dt.datetime.now(dt.UTC)),
                                    guilds=(server.guild,), before_start=add_noop) as bot:
                 print(f"bot connected and commands synced in {time.perf_counter() - started:.2f} s")
+                print_memory(bot)
                 size = catalog_size(database)
                 print("catalog: " + ", ".join(f"{k} {v:,}" for k, v in size.items()))
                 runner = Runner(dc, server, clock)

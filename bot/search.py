@@ -48,7 +48,7 @@ TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
 TYPING_WORDS_MAX = 128  # words compared with the unfinished last word of a query, at most
 TYPING_MIN = 75.0  # how close the start of a word must be to an unfinished typed word
 _BUCKETS = 40  # prefix keys longer than this share one bucket (in name order, not length order)
-_ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases)
+_ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases); 32 bits
 _ALTS_MAX = (1 << _ALT_BITS) - 1
 
 
@@ -87,7 +87,10 @@ class _Prefixes:
     def __init__(self, rank: Rank) -> None:
         self._rank = rank
         self._keys: list[list[str]] = [[] for _ in range(_BUCKETS + 1)]
-        self._owners: list[array[int]] = [array("Q") for _ in range(_BUCKETS + 1)]
+        self._owners: list[array[int]] = [array("I") for _ in range(_BUCKETS + 1)]
+        # Every key in one sorted list too: one bisect tells a query that nothing starts with it (a typo),
+        # instead of one per length.
+        self._all: list[str] = []
 
     def add_many(self, pairs: Iterable[tuple[str, int]]) -> None:
         """Index these (key, choice id) pairs, given in rank order."""
@@ -95,12 +98,18 @@ class _Prefixes:
         by_bucket: dict[int, list[tuple[str, int]]] = {}
         for key, cid in pairs:
             by_bucket.setdefault(min(len(key), _BUCKETS), []).append((key, cid))
+        added = [key for new in by_bucket.values() for key, _ in new]
+        if len(added) * 8 < len(self._all):
+            for key in added:
+                bisect.insort(self._all, key)
+        elif added:
+            self._all = sorted([*self._all, *added])
         for b, new in by_bucket.items():
             keys, owners = self._keys[b], self._owners[b]
             if not keys:  # the first build: `pairs` come in rank order, so a stable sort by key is enough
                 merged = sorted(new, key=itemgetter(0))
                 self._keys[b] = [k for k, _ in merged]
-                self._owners[b] = array("Q", [c for _, c in merged])
+                self._owners[b] = array("I", [c for _, c in merged])
             elif len(new) * 8 < len(keys):  # a few: insert each in place
                 for key, cid in new:
                     lo = bisect.bisect_left(keys, key)
@@ -111,7 +120,7 @@ class _Prefixes:
             else:  # many (an import): one sort of the bucket
                 merged = sorted([*zip(keys, owners, strict=True), *new], key=lambda kc: (kc[0], rank(kc[1])))
                 self._keys[b] = [k for k, _ in merged]
-                self._owners[b] = array("Q", [c for _, c in merged])
+                self._owners[b] = array("I", [c for _, c in merged])
 
     def remove(self, key: str, cid: int) -> None:
         b = min(len(key), _BUCKETS)
@@ -122,10 +131,26 @@ class _Prefixes:
         if at < hi and owners[at] == cid:
             del keys[at]
             del owners[at]
+            at = bisect.bisect_left(self._all, key)
+            if at < len(self._all) and self._all[at] == key:
+                del self._all[at]
+
+    def equal(self, key: str) -> list[int]:
+        """The choice ids whose key is exactly `key`, in rank order."""
+        b = min(len(key), _BUCKETS)
+        keys = self._keys[b]
+        lo = bisect.bisect_left(keys, key)
+        hi = lo
+        while hi < len(keys) and keys[hi] == key:
+            hi += 1
+        return list(self._owners[b][lo:hi])
 
     def walk(self, query: str, per_length: int) -> Iterator[list[tuple[str, int]]]:
         """For each key length, shortest first, the (key, choice id) pairs whose key starts with `query`
         (at most `per_length` of them); lengths without any are skipped."""
+        at = bisect.bisect_left(self._all, query)
+        if at == len(self._all) or not self._all[at].startswith(query):
+            return
         for b in range(min(len(query), _BUCKETS), _BUCKETS + 1):
             keys = self._keys[b]
             at = bisect.bisect_left(keys, query)
@@ -162,7 +187,7 @@ class _Words:
         if wid is None:
             wid = self.ids[word] = len(self.words)
             self.words.append(word)
-            self.postings.append(array("Q"))
+            self.postings.append(array("I"))
             batch.append(word)
             if len(word) >= TYPO_MIN_LEN:
                 for form in {word, *_deletions(word)}:
@@ -191,7 +216,7 @@ class _Words:
                 for cid in cids:
                     bisect.insort(posting, cid, key=order)
             else:
-                self.postings[wid] = array("Q", sorted([*posting, *cids], key=order))
+                self.postings[wid] = array("I", sorted([*posting, *cids], key=order))
         if len(batch) * 8 < len(self.sorted):
             for word in batch:
                 bisect.insort(self.sorted, word)
@@ -257,10 +282,14 @@ class SearchIndex:
         self.hidden: set[str] = set()
         self.word_index_min = word_index_min
         self._entries: list[SearchEntry | None] = []  # entry id -> entry (None: a free slot)
-        self._norms: list[tuple[str, ...]] = []  # entry id -> normalised name and aliases ('' if empty)
+        # entry id -> normalised name and aliases ('' if empty): the name alone when it has no aliases
+        # (most entries: a tuple each would cost 15 MB over 300,000 entries)
+        self._norms: list[str | tuple[str, ...]] = []
         self._free: list[int] = []
         self._by_slug: dict[str, int] = {}
-        self._exact: dict[str, int | list[int]] = {}  # normalised text -> choice ids
+        # Exact names and aliases are found in the whole-name keys (a bisect); only slugs whose normalised
+        # form is neither a name nor 'the slug with spaces' ('lance-reddick') need a dict entry.
+        self._exact: dict[str, int | list[int]] = {}
         self._whole = _Prefixes(self._rank)  # tier 1
         self._tails = _Prefixes(self._rank)  # tier 2: from the second word on
         self._words = _Words(self._order)
@@ -289,22 +318,22 @@ class SearchIndex:
             eid = self._free.pop() if self._free else len(self._entries)
             texts = (entry.name, *entry.aliases[:_ALTS_MAX - 1])
             norms = tuple(normalise(text) for text in texts)
+            held = norms[0] if len(norms) == 1 else norms
             if eid == len(self._entries):
                 self._entries.append(entry)
-                self._norms.append(norms)
+                self._norms.append(held)
             else:
-                self._entries[eid], self._norms[eid] = entry, norms
+                self._entries[eid], self._norms[eid] = entry, held
             self._by_slug[entry.slug] = eid
             for alt, norm in enumerate(norms):
                 if not norm:
                     continue
                 cid = eid << _ALT_BITS | alt
-                self._exact_add(norm, cid)
                 whole.append((norm, cid))
                 tails.extend((tail, cid) for tail in _tails(norm))
                 choices.append((norm, cid))
                 self._choices += 1
-            slug_form = _slug_form(entry.slug)
+            slug_form = _odd_slug_form(entry.slug)
             if slug_form and slug_form not in norms:
                 self._exact_add(slug_form, eid << _ALT_BITS)
         self._whole.add_many(whole)
@@ -321,27 +350,34 @@ class SearchIndex:
 
     def _order(self, cid: int) -> tuple[int, str, str, int]:
         """A choice's place in a word's postings: shortest text first (word_score favours it), then as _rank."""
-        norm = self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX]
+        norm = self._norm(cid)
         return len(norm), norm, *self._rank(cid)
+
+    def _texts(self, eid: int) -> tuple[str, ...]:
+        held = self._norms[eid]
+        return (held,) if isinstance(held, str) else held
+
+    def _norm(self, cid: int) -> str:
+        held = self._norms[cid >> _ALT_BITS]
+        return held if isinstance(held, str) else held[cid & _ALTS_MAX]
 
     def _remove(self, slug: str) -> None:
         self.hidden.discard(slug)
         eid = self._by_slug.pop(slug, None)
         if eid is None:
             return
-        entry, norms = self._entries[eid], self._norms[eid]
+        entry, norms = self._entries[eid], self._texts(eid)
         assert entry is not None
         for alt, norm in enumerate(norms):
             if not norm:
                 continue
             cid = eid << _ALT_BITS | alt
-            self._exact_remove(norm, cid)
             self._whole.remove(norm, cid)
             for tail in _tails(norm):
                 self._tails.remove(tail, cid)
             self._words.remove(norm, cid)
             self._choices -= 1
-        slug_form = _slug_form(slug)
+        slug_form = _odd_slug_form(slug)
         if slug_form and slug_form not in norms:
             self._exact_remove(slug_form, eid << _ALT_BITS)
         self._entries[eid], self._norms[eid] = None, ()
@@ -397,9 +433,12 @@ class SearchIndex:
             if held is None or hit.key < held.key:
                 best[entry.slug] = hit
 
-        eid = self._by_slug.get(query)
-        if eid is not None:
-            offer(eid << _ALT_BITS, EXACT, 100.0)
+        for slug in (query, q.replace(" ", "-")):  # a slug as autocomplete sends it, or typed with spaces
+            eid = self._by_slug.get(slug)
+            if eid is not None:
+                offer(eid << _ALT_BITS, EXACT, 100.0)
+        for cid in self._whole.equal(q):
+            offer(cid, EXACT, 100.0)
         held = self._exact.get(q)
         for cid in () if held is None else (held,) if isinstance(held, int) else held:
             offer(cid, EXACT, 100.0)
@@ -421,7 +460,7 @@ class SearchIndex:
                 entry, _ = self._owner(cid)
                 if entry.slug in best and best[entry.slug].tier < FUZZY:
                     continue
-                score = word_score(q, self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX])
+                score = word_score(q, self._norm(cid))
                 if score >= cutoff:
                     offer(cid, FUZZY, score)
         return sorted(best.values(), key=lambda h: h.key)[:limit]
@@ -433,9 +472,9 @@ class SearchIndex:
             # A small index: rapidfuzz (C) ranks every name; word_score then rejects partial matches such
             # as "the matrix" ~ "wick THE fan cut".
             if self._scan is None:
-                cids = sorted((eid << _ALT_BITS | alt for eid, norms in enumerate(self._norms)
-                               for alt, norm in enumerate(norms) if norm), key=self._rank)
-                self._scan = {cid: self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX] for cid in cids}
+                cids = sorted((eid << _ALT_BITS | alt for eid in range(len(self._norms))
+                               for alt, norm in enumerate(self._texts(eid)) if norm), key=self._rank)
+                self._scan = {cid: self._norm(cid) for cid in cids}
             return [cid for _, _, cid in process.extract(q, self._scan, scorer=fuzz.WRatio, processor=None,
                                                          limit=wanted, score_cutoff=cutoff)]
         return self._word_candidates(q, wanted, cutoff)
@@ -494,7 +533,7 @@ class SearchIndex:
                 if cid in seen:
                     continue
                 seen.add(cid)
-                names = self._norms[cid >> _ALT_BITS][cid & _ALTS_MAX].split(" ")
+                names = self._norm(cid).split(" ")
                 ids = list(map(words.ids.get, names))
                 raw = sum(max(map(m.get, ids, zeros)) * w for m, w in zip(matches, weights, strict=True))
                 yield cid, raw / total * (0.9 + 0.1 * min(1.0, len(tokens) / len(names)))
@@ -523,9 +562,9 @@ class SearchIndex:
 _PLAIN_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
-def _slug_form(slug: str) -> str:
-    """normalise(slug), quickly for the usual 'lance-reddick'."""
-    return slug.replace("-", " ") if _PLAIN_SLUG.fullmatch(slug) else normalise(slug)
+def _odd_slug_form(slug: str) -> str:
+    """normalise(slug) when search() cannot find the slug from it by putting hyphens back ('' otherwise)."""
+    return "" if _PLAIN_SLUG.fullmatch(slug) else normalise(slug)
 
 
 def _tails(norm: str) -> Iterator[str]:
