@@ -242,7 +242,9 @@ class _Words:
             if not word.startswith(token):
                 break
             found[self.ids[word]] = 100.0
-        if len(token) >= TYPO_MIN_LEN:
+        # An unfinished word of three letters ('red') is most likely the start of a word: its one-edit
+        # neighbours ('rod', 'bed', ...) are many and rarely meant.
+        if len(token) >= TYPO_MIN_LEN + typing:
             for form in {token, *_deletions(token)}:
                 held = self.deletes.get(form)
                 if held is None:
