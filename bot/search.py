@@ -42,6 +42,7 @@ FUZZY_WHEN_FEWER = 5
 WORD_INDEX_MIN = 2000
 SCORED_MAX = 25  # typo candidates scored exactly (word_score) per query, at most
 CANDIDATES_MAX = 64  # names a typo query looks at before scoring, at most
+CANDIDATES_MIN = 24  # ...and at least, however few hits it wants
 INTERSECT_MAX = 5_000  # a typed word matching more names than this is too common to intersect on
 PREFIX_WORDS_MAX = 32  # words of the vocabulary a typed word is taken as the prefix of, at most
 TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
@@ -421,19 +422,41 @@ class SearchIndex:
         return entry, entry.name if alt == 0 else entry.aliases[alt - 1]
 
     def search(self, query: str, limit: int = 25, *, fuzzy_cutoff: float = FUZZY_SUGGEST,
-               fuzzy: bool = True) -> list[Hit]:
-        """The best hits for the query, at most one per entry, best first."""
+               fuzzy: bool = True, names: bool = True) -> list[Hit]:
+        """The best hits for the query, at most one per entry, best first. `names=False` skips the exact and
+        prefix tiers (the caller just looked there and found nothing)."""
         q = normalise(query)
         if not q:
             return []
         best: dict[str, Hit] = {}
+        if names:
+            self._names(query, q, limit, best)
+        # A name that starts with all that was typed means the member is typing that name: typos are looked
+        # for only when nothing, or only a later word of some names, fits as typed.
+        typing_a_name = any(hit.tier <= PREFIX for hit in best.values())
+        if fuzzy and len(best) < min(limit, FUZZY_WHEN_FEWER) and self._choices and not typing_a_name:
+            # With real prefix hits, only close typos are worth adding after them.
+            cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
+            for cid in self._typo_candidates(q, limit, cutoff):
+                entry, _ = self._owner(cid)
+                if entry.slug in best and best[entry.slug].tier < FUZZY:
+                    continue
+                score = word_score(q, self._norm(cid))
+                if score >= cutoff:
+                    self._offer(best, cid, FUZZY, score)
+        return sorted(best.values(), key=lambda h: h.key)[:limit]
 
+    def _offer(self, best: dict[str, Hit], cid: int, tier: int, score: float) -> None:
+        entry, text = self._owner(cid)
+        hit = Hit(entry, tier, score, text)
+        held = best.get(entry.slug)
+        if held is None or hit.key < held.key:
+            best[entry.slug] = hit
+
+    def _names(self, query: str, q: str, limit: int, best: dict[str, Hit]) -> None:
+        """The exact tier (a slug, a name, an alias) and the prefix tiers."""
         def offer(cid: int, tier: int, score: float) -> None:
-            entry, text = self._owner(cid)
-            hit = Hit(entry, tier, score, text)
-            held = best.get(entry.slug)
-            if held is None or hit.key < held.key:
-                best[entry.slug] = hit
+            self._offer(best, cid, tier, score)
 
         for slug in (query, q.replace(" ", "-")):  # a slug as autocomplete sends it, or typed with spaces
             eid = self._by_slug.get(slug)
@@ -455,17 +478,6 @@ class SearchIndex:
                     offer(cid, tier, 100.0 * len(q) / len(key))
                 if len(best) >= limit:
                     break
-        if fuzzy and len(best) < min(limit, FUZZY_WHEN_FEWER) and self._choices:
-            # With real prefix hits, only close typos are worth adding after them.
-            cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
-            for cid in self._typo_candidates(q, limit, cutoff):
-                entry, _ = self._owner(cid)
-                if entry.slug in best and best[entry.slug].tier < FUZZY:
-                    continue
-                score = word_score(q, self._norm(cid))
-                if score >= cutoff:
-                    offer(cid, FUZZY, score)
-        return sorted(best.values(), key=lambda h: h.key)[:limit]
 
     def _typo_candidates(self, q: str, limit: int, cutoff: float) -> list[int]:
         """At most min(limit * 3, SCORED_MAX) choice ids worth scoring exactly, most promising first."""
@@ -485,13 +497,17 @@ class SearchIndex:
         tokens = q.split(" ")
         variants = [tokens, *_splits_and_joins(tokens, self._words.ids)]
         scores: dict[int, float] = {}
+        # Resolving a typed option wants the best two: a few names each way are enough (and each one looked at
+        # is a read from a big index that is rarely in the CPU's cache).
+        budget = min(CANDIDATES_MAX, max(CANDIDATES_MIN, 4 * wanted))
         for variant in variants:
-            for cid, score in self._word_prescores(variant, cutoff):
+            for cid, score in self._word_prescores(variant, cutoff, budget):
                 if score > scores.get(cid, -1.0):
                     scores[cid] = score
         return heapq.nlargest(wanted, scores, key=scores.__getitem__)
 
-    def _word_prescores(self, tokens: list[str], cutoff: float) -> Iterator[tuple[int, float]]:
+    def _word_prescores(self, tokens: list[str], cutoff: float,
+                        budget: int = CANDIDATES_MAX) -> Iterator[tuple[int, float]]:
         """Choices sharing enough words with the typed ones, with word_score's estimate from those words.
 
         A choice reaches `cutoff` only if the typed words it matches weigh (by length) at least
@@ -520,7 +536,7 @@ class SearchIndex:
                 yield from words.postings[wid]
 
         pools: list[Iterable[int]] = []
-        if sum(sizes[k] for k in chosen) > CANDIDATES_MAX:
+        if sum(sizes[k] for k in chosen) > budget:
             common = [k for k in order if matches[k] and sizes[k] <= INTERSECT_MAX]
             if len(common) >= 2:
                 shared = set().union(*(words.postings[wid] for wid in matches[common[0]]))
@@ -539,7 +555,7 @@ class SearchIndex:
                 ids = list(map(words.ids.get, names))
                 raw = sum(max(map(m.get, ids, zeros)) * w for m, w in zip(matches, weights, strict=True))
                 yield cid, raw / total * (0.9 + 0.1 * min(1.0, len(tokens) / len(names)))
-                if len(seen) >= CANDIDATES_MAX:
+                if len(seen) >= budget:
                     return
 
     def resolve(self, query: str) -> SearchEntry | None:
@@ -551,7 +567,7 @@ class SearchIndex:
             if top.tier == EXACT or not tied:
                 return top.entry  # an exact name wins; a prefix only when no other one fits as well
             return None  # several fit equally: ask which one
-        hits = self.search(query, limit=2)
+        hits = self.search(query, limit=2, names=False)  # typos only: no name fits as typed
         if not hits:
             return None
         top = hits[0]
