@@ -397,9 +397,8 @@ class Scheduler:
                         log.exception("countdown post for guild %s failed unexpectedly", out.sub.guild_id)
                         # Claimed rows back off with their nonce; rows that failed before their claim wait as
                         # long (not due again at once: that would be a busy loop).
-                        later = self.clock.now() + delivery.backoff(1)
-                        await countdowns.mark_retry(self.store, out.ids, "internal error", later, self.clock.now())
-                        await countdowns.defer(self.store, out.ids, "internal error", later, self.clock.now())
+                        await countdowns.back_off(self.store, out.ids, "internal error",
+                                                  self.clock.now() + delivery.backoff(1), self.clock.now())
                     finally:
                         self._busy.difference_update(out.ids)
         finally:
@@ -420,31 +419,19 @@ class Scheduler:
         if opening and out.first_attempt_at is not None:
             # Making a post takes no nonce: any earlier attempt may have made it, however recent.
             verdict, post = await self._check_posts(out)
-            if verdict is Verdict.SENT:
-                assert post is not None
-                await countdowns.mark_sent(self.store, out.ids, post, now, "found in the forum",
-                                           post=(sub.id, post))
-                log.info("countdown post %s was already in the forum (its post %s)", out.nonce, post)
-                return True
-            if verdict is Verdict.UNCERTAIN:
-                note = ("an earlier attempt may have made the forum post, and I cannot read the forum's posts "
-                        "(Read Message History) to check; not posted again")
-                await countdowns.mark_uncertain(self.store, out.ids, note, now)
-                log.warning("countdown post %s in guild %s is uncertain: %s", out.nonce, sub.guild_id, note)
-                return False
+            note = ("an earlier attempt may have made the forum post, and I cannot read the forum's posts "
+                    "(Read Message History) to check; not posted again")
+            done = await self._settle_earlier(out, verdict, post, "found in the forum", note,
+                                              post=(sub.id, post) if post else None)
+            if done is not None:
+                return done
         elif delivery.retry_rule(out.first_attempt_at, now, self.nonce_window) is Retry.CHECK_HISTORY:
             verdict, found = await self._check_history(out, sub)
-            if verdict is Verdict.SENT:
-                assert found is not None
-                await countdowns.mark_sent(self.store, out.ids, found, now, "found in the channel's history")
-                log.info("countdown post %s was already in the channel (history)", out.nonce)
-                return True
-            if verdict is Verdict.UNCERTAIN:
-                note = ("the first attempt is older than Discord remembers nonces and I cannot read the "
-                        "channel's history (Read Message History) to check; not posted again")
-                await countdowns.mark_uncertain(self.store, out.ids, note, now)
-                log.warning("countdown post %s in guild %s is uncertain: %s", out.nonce, sub.guild_id, note)
-                return False
+            note = ("the first attempt is older than Discord remembers nonces and I cannot read the "
+                    "channel's history (Read Message History) to check; not posted again")
+            done = await self._settle_earlier(out, verdict, found, "found in the channel's history", note)
+            if done is not None:
+                return done
             await countdowns.restart_window(self.store, out.ids, now)
         try:
             target = await self._destination(sub)
@@ -456,8 +443,7 @@ class Scheduler:
             later = now + delivery.backoff(1)
             log.warning("could not reach the destination of a countdown post for guild %s (%s); trying again at %s",
                         sub.guild_id, exc, later.isoformat())
-            await countdowns.mark_retry(self.store, out.ids, f"Discord answered {exc.status}", later, now)
-            await countdowns.defer(self.store, out.ids, f"Discord answered {exc.status}", later, now)
+            await countdowns.back_off(self.store, out.ids, f"Discord answered {exc.status}", later, now)
             return False
         # The post's slot of the token's schedule is reserved first; shortly before it comes, the post is claimed
         # (the claim marks the moment its nonce is first used) and composed; the request then goes out on the
@@ -494,6 +480,22 @@ class Scheduler:
         log.info("posted %s for guild %s (%s)", ", ".join(d.key.label or "moved" for d in out.items),
                  sub.guild_id, out.nonce)
         return True
+
+    async def _settle_earlier(self, out: Outgoing, verdict: Verdict, found: int | None, where: str,
+                              uncertain: str, *, post: tuple[int, int] | None = None) -> bool | None:
+        """An earlier attempt's message looked for: found (recorded sent: True), not checkable (recorded
+        uncertain: False), or not there (None: send it)."""
+        now = self.clock.now()
+        if verdict is Verdict.SENT:
+            assert found is not None
+            await countdowns.mark_sent(self.store, out.ids, found, now, where, post=post)
+            log.info("countdown post %s was already there (%s)", out.nonce, where)
+            return True
+        if verdict is Verdict.UNCERTAIN:
+            await countdowns.mark_uncertain(self.store, out.ids, uncertain, now)
+            log.warning("countdown post %s in guild %s is uncertain: %s", out.nonce, out.sub.guild_id, uncertain)
+            return False
+        return None
 
     async def _destination(self, sub: Subscription) -> discord.abc.Messageable:
         if sub.kind == "dm":

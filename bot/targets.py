@@ -12,13 +12,14 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.checks import POST_PERMISSIONS
 from bot.errors import UserError
 
 Target = discord.TextChannel | discord.Thread | discord.ForumChannel
 
 # What each kind needs, in the words of Discord's permission names.
 NEEDS: dict[str, tuple[str, ...]] = {
-    "channel": ("view_channel", "send_messages", "embed_links"),
+    "channel": POST_PERMISSIONS,
     "thread": ("view_channel", "send_messages_in_threads", "embed_links"),
     "forum": ("view_channel", "send_messages", "send_messages_in_threads", "embed_links"),
 }

@@ -450,8 +450,10 @@ async def mark_retry(store: Store, ids: Sequence[int], error: str, retry_at: dt.
                                [(iso(retry_at), error[:500], iso(now), i) for i in ids])
 
 
-async def defer(store: Store, ids: Sequence[int], error: str, until: dt.datetime, now: dt.datetime) -> None:
-    """Rows that failed before they were claimed (nothing was sent): due again at `until`."""
+async def back_off(store: Store, ids: Sequence[int], error: str, until: dt.datetime, now: dt.datetime) -> None:
+    """Try again at `until`: claimed rows count an attempt and keep their nonce (mark_retry); rows that failed
+    before their claim (nothing was sent) are due again then, not at once (which would be a busy loop)."""
+    await mark_retry(store, ids, error, until, now)
     async with store.transaction(catalog=False, serial=False) as conn:
         await conn.executemany("UPDATE deliveries SET due_at = ?, error = ?, updated_at = ? "
                                "WHERE id = ? AND state = 'pending' AND due_at < ?",

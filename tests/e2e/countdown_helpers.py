@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+from db import countdowns
+
 
 async def state(world) -> str:
     rows = await world.bot.store.fetchall("SELECT id, milestone, due_at, state FROM deliveries ORDER BY id")
@@ -60,3 +62,10 @@ async def subscribe(world, channel, title: str, milestones: str, date: str, *, t
 
 def posts(world, channel):
     return world.dc.messages(channel, include_interactions=False)
+
+
+async def next_due(world, sid: int) -> dt.datetime:
+    """When the countdown server's subscription `sid` posts next."""
+    sub = await countdowns.subscription(world.bot.store, world.countdown.guild.id, sid)
+    assert sub is not None and sub.next_due is not None
+    return sub.next_due

@@ -9,13 +9,7 @@ import datetime as dt
 from bot import delivery
 from db import countdowns
 from playground.loopback import Permissions
-from tests.e2e.countdown_helpers import advance, posts, subscribe
-
-
-async def next_due(world, sid: int) -> dt.datetime:
-    sub = await countdowns.subscription(world.bot.store, world.countdown.guild.id, sid)
-    assert sub is not None and sub.next_due is not None
-    return sub.next_due
+from tests.e2e.countdown_helpers import advance, next_due, posts, subscribe
 
 
 async def test_a_crowded_channel_gets_every_line_in_as_many_messages_as_needed(world):
