@@ -12,6 +12,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import discord
 from discord.utils import escape_markdown, escape_mentions
@@ -139,48 +140,79 @@ class Section:
     lines: list[str]
 
 
-def paginate(title: str, *, description: str = "", sections: Sequence[Section] = (), lines: Sequence[str] = (),
-             footer: str = "", url: str | None = None) -> list[discord.Embed]:
-    """Lay out a description, plain lines, and sections over as many pages as they need."""
-    title = title[:TITLE_MAX]
-    pages: list[discord.Embed] = []
+class PageList(Sequence[discord.Embed]):
+    """The pages of one answer, laid out at once and made into embeds when shown.
 
-    def new_page() -> discord.Embed:
-        embed = discord.Embed(title=title, colour=COLOUR, url=url)
-        pages.append(embed)
+    The layout (which lines and fields go on which page) is decided up front, so the page count is
+    known; an embed is built the first time its page is read. A member usually sees the first page
+    only: the other pages of a 65-credit /person cost nothing until someone turns to them.
+    """
+
+    __slots__ = ("_built", "_footers", "_layout", "_title", "_url")
+
+    def __init__(self, title: str, url: str | None, layout: list[tuple[str | None, list[tuple[str, str]]]],
+                 footer: str) -> None:
+        self._title, self._url, self._layout = title, url, layout
+        total = len(layout)
+        pages = [f"Page {n}/{total}" + (f" · {footer}" if footer else "") for n in range(1, total + 1)]
+        self._footers = [text[:FOOTER_MAX] for text in pages] if total > 1 else [footer[:FOOTER_MAX]]
+        self._built: list[discord.Embed | None] = [None] * total
+
+    def __len__(self) -> int:
+        return len(self._layout)
+
+    @overload
+    def __getitem__(self, index: int) -> discord.Embed: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> PageList: ...
+
+    def __getitem__(self, index: int | slice) -> discord.Embed | list[discord.Embed]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        embed = self._built[index]
+        if embed is None:
+            description, fields = self._layout[index]
+            embed = discord.Embed(title=self._title, colour=COLOUR, url=self._url, description=description)
+            for name, value in fields:
+                embed.add_field(name=name, value=value, inline=False)
+            if self._footers[index]:
+                embed.set_footer(text=self._footers[index])
+            self._built[index] = embed
         return embed
 
-    page = new_page()
-    body = description[:DESCRIPTION_MAX]
+
+def paginate(title: str, *, description: str = "", sections: Sequence[Section] = (), lines: Sequence[str] = (),
+             footer: str = "", url: str | None = None) -> PageList:
+    """Lay out a description, plain lines, and sections over as many pages as they need."""
+    title = title[:TITLE_MAX]
+    layout: list[tuple[str | None, list[tuple[str, str]]]] = []
+    body = [description[:DESCRIPTION_MAX]] if description else []
+    size = len(body[0]) if body else -1  # the length of "\n".join(body)
     count = 0
     for line in lines:
         line = line[:FIELD_VALUE_MAX]
-        if body and (len(body) + len(line) + 1 > PAGE_CHARS or count >= PAGE_LINES):
-            page.description = body
-            page = new_page()
-            body, count = "", 0
-        body = f"{body}\n{line}" if body else line
+        if body and (size + len(line) + 1 > PAGE_CHARS or count >= PAGE_LINES):
+            layout.append(("\n".join(body), []))
+            body, size, count = [], -1, 0
+        body.append(line)
+        size += len(line) + 1
         count += 1
-    page.description = body or None
-
-    def used(embed: discord.Embed) -> int:
-        return len(embed) + len(footer) + 20
-
+    fields: list[tuple[str, str]] = []
+    layout.append(("\n".join(body) or None, fields))
+    # What Discord counts towards an embed's 6,000 characters, for the page being filled (the footer is
+    # added at the end, with room for its "Page n/N · ").
+    used = len(title) + len(layout[-1][0] or "") + len(footer) + 20
     for section in sections:
         for part, value in enumerate(_chunks(section.lines)):
-            name = section.name if part == 0 else f"{section.name} (continued)"
-            if len(page.fields) >= 6 or used(page) + len(name) + len(value) > PAGE_CHARS:
-                page = new_page()
-            page.add_field(name=name[:FIELD_NAME_MAX], value=value, inline=False)
-
-    total = len(pages)
-    for number, embed in enumerate(pages, start=1):
-        text = footer
-        if total > 1:
-            text = f"Page {number}/{total}" + (f" · {footer}" if footer else "")
-        if text:
-            embed.set_footer(text=text[:FOOTER_MAX])
-    return pages
+            name = (section.name if part == 0 else f"{section.name} (continued)")[:FIELD_NAME_MAX]
+            if len(fields) >= 6 or used + len(name) + len(value) > PAGE_CHARS:
+                fields = []
+                layout.append((None, fields))
+                used = len(title) + len(footer) + 20
+            fields.append((name, value))
+            used += len(name) + len(value)
+    return PageList(title, url, layout, footer)
 
 
 def _chunks(lines: Sequence[str]) -> list[str]:
@@ -199,10 +231,7 @@ def _chunks(lines: Sequence[str]) -> list[str]:
 
 
 def sources_footer(sources: Iterable[str | None], names: dict[str, str]) -> str:
-    keys = []
-    for key in sources:
-        if key and key not in keys:
-            keys.append(key)
+    keys = [key for key in dict.fromkeys(sources) if key]
     if not keys:
         return ""
     return "Sources: " + "; ".join(names.get(k, k) for k in keys)
@@ -216,7 +245,7 @@ def title_heading(title: models.Title, year: int | None = None) -> str:
 
 
 def release_pages(title: models.Title, releases: Sequence[models.Release], now: dt.datetime, tz: dt.tzinfo,
-                  source_names: dict[str, str], region: str | None = None) -> list[discord.Embed]:
+                  source_names: dict[str, str], region: str | None = None) -> PageList:
     heading = f"Release dates · {title_heading(title)}"
     if not releases:
         if region:
@@ -250,7 +279,7 @@ def release_pages(title: models.Title, releases: Sequence[models.Release], now: 
 
 def info_pages(title: models.Title, releases: Sequence[models.Release], credits: Sequence[models.Credit],
                story: Sequence[models.Title], now: dt.datetime, tz: dt.tzinfo,
-               source_names: dict[str, str]) -> list[discord.Embed]:
+               source_names: dict[str, str]) -> PageList:
     lines = [f"**{KIND_LABEL[title.kind]}** · {STATUS_LABEL[title.status]} · {safe(title.franchise.name, 100)}"]
     release, upcoming = timemath.next_release(releases, now, tz)
     if release is not None:
@@ -290,6 +319,11 @@ def runtime_text(minutes: int) -> str:
                     if part)
 
 
+def _dots(*parts: str) -> str:
+    """'65 credits · Sources: …', leaving out the empty parts."""
+    return " · ".join(part for part in parts if part)
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
@@ -300,7 +334,7 @@ def _ordinal(n: int) -> str:
 
 
 def cast_pages(title: models.Title, credits: Sequence[models.Credit], source_names: dict[str, str],
-               ) -> list[discord.Embed]:
+               ) -> PageList:
     cast = [c for c in credits if c.kind == "cast"]
     heading = f"Cast · {title_heading(title)}"
     if not cast:
@@ -314,11 +348,11 @@ def cast_pages(title: models.Title, credits: Sequence[models.Credit], source_nam
             line += f" — _{safe(credit.note, 200)}_"
         lines.append(line)
     return paginate(heading, lines=lines,
-                    footer=f"{_count(len(cast), 'credit')} · " + sources_footer([c.source for c in cast], source_names))
+                    footer=_dots(_count(len(cast), "credit"), sources_footer([c.source for c in cast], source_names)))
 
 
 def crew_pages(title: models.Title, credits: Sequence[models.Credit], source_names: dict[str, str],
-               department: str | None = None) -> list[discord.Embed]:
+               department: str | None = None) -> PageList:
     crew = [c for c in credits if c.kind == "crew" and (department is None or c.department == department)]
     heading = f"Crew · {title_heading(title)}" + (f" · {department.capitalize()}" if department else "")
     if not crew:
@@ -334,7 +368,7 @@ def crew_pages(title: models.Title, credits: Sequence[models.Credit], source_nam
 
 
 def person_pages(person: models.Person, credits: Sequence[models.Credit], years: dict[int, int],
-                 source_names: dict[str, str]) -> list[discord.Embed]:
+                 source_names: dict[str, str]) -> PageList:
     lines = []
     for credit in credits:
         year = years.get(credit.title.id)
@@ -349,14 +383,14 @@ def person_pages(person: models.Person, credits: Sequence[models.Credit], years:
     description = safe(person.bio, 1000) if person.bio else ""
     if not lines:
         lines = ["No credits in the catalog."]
-    footer = f"{_count(len(credits), 'credit')} · " + sources_footer([person.source, *(c.source for c in credits)],
-                                                           source_names)
+    footer = _dots(_count(len(credits), "credit"),
+                   sources_footer([person.source, *(c.source for c in credits)], source_names))
     return paginate(safe(person.name, 100), description=description, lines=lines, footer=footer)
 
 
 def watch_pages(title: models.Title, offers: Sequence[models.WatchOffer], releases: Sequence[models.Release],
                 now: dt.datetime, tz: dt.tzinfo, source_names: dict[str, str],
-                region: str | None = None) -> list[discord.Embed]:
+                region: str | None = None) -> PageList:
     heading = f"Where to watch · {title_heading(title)}"
     if not offers:
         where = f" in {validate.region_name(region)}" if region else ""
@@ -390,7 +424,7 @@ def watch_pages(title: models.Title, offers: Sequence[models.WatchOffer], releas
 
 def upcoming_pages(upcoming: Sequence[models.Release], undated: Sequence[models.Title],
                    latest: models.Release | None, now: dt.datetime, tz: dt.tzinfo,
-                   franchise: models.Franchise | None = None) -> list[discord.Embed]:
+                   franchise: models.Franchise | None = None) -> PageList:
     heading = "Upcoming releases" + (f" · {validate.clean_text(franchise.name)}" if franchise else "")
     sections = []
     description = ""
@@ -410,7 +444,7 @@ def upcoming_pages(upcoming: Sequence[models.Release], undated: Sequence[models.
 
 
 def timeline_pages(entries: Sequence[tuple[models.Title, models.Release | None]], order: str,
-                   franchise: models.Franchise | None = None) -> list[discord.Embed]:
+                   franchise: models.Franchise | None = None) -> PageList:
     heading = ("Story order" if order == "story" else "Release order") + (
         f" · {validate.clean_text(franchise.name)}" if franchise else "")
     lines = []
@@ -434,7 +468,7 @@ def timeline_pages(entries: Sequence[tuple[models.Title, models.Release | None]]
 
 
 def countdown_pages(title: models.Title, release: models.Release | None, upcoming: bool, now: dt.datetime,
-                    tz: dt.tzinfo) -> list[discord.Embed]:
+                    tz: dt.tzinfo) -> PageList:
     heading = f"Countdown · {title_heading(title)}"
     if release is None or release.value.date is None:
         return paginate(heading, description=f"**{safe(title.name, 100)}** has no release date yet (TBA).")

@@ -10,7 +10,7 @@ import discord
 class Pages(discord.ui.View):
     def __init__(self, pages: Sequence[discord.Embed], owner_id: int, *, timeout: float = 600) -> None:
         super().__init__(timeout=timeout)
-        self.pages = list(pages)
+        self.pages = pages  # a render.PageList builds each embed when it is first shown
         self.owner_id = owner_id
         self.index = 0
         self.message: discord.InteractionMessage | None = None

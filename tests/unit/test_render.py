@@ -37,6 +37,22 @@ def test_a_huge_cast_pages_without_losing_anyone():
     assert pages[0].footer.text.startswith(f"Page 1/{len(pages)}")
 
 
+def test_pages_are_laid_out_at_once_and_built_when_shown():
+    t = title()
+    credits = [models.Credit(id=i, title=t, person=person(i), kind="cast", character=f"Role {i}", billing=i)
+               for i in range(1, 66)]
+    pages = render.cast_pages(t, credits, {"seed": "Seed"})
+    assert len(pages) == 5  # 65 lines, 15 a page: the count is known before any page is built
+    assert pages._built.count(None) == 5
+    first = pages[0]
+    assert pages._built.count(None) == 4 and pages[0] is first  # built once, then kept
+    assert first.footer.text == "Page 1/5 · 65 credits"
+    shown = [line for page in pages for line in page.description.split("\n")]
+    assert shown == [f"**Person {i}** as Role {i}" for i in range(1, 66)]  # all of them, in order, once
+    assert [p.footer.text[:8] for p in pages[1:3]] == ["Page 2/5", "Page 3/5"]
+    assert pages[-1].description.count("\n") == 4 and len(pages[:10]) == 5
+
+
 def test_hostile_text_is_inert():
     t = title("@everyone **bold** <@&123>\x00\u202e")
     credits = [models.Credit(id=1, title=t, person=person(1, "@here"), kind="cast", character="<@1> `x`")]
