@@ -8,7 +8,6 @@ allowed_mentions is none, and the embed text cannot ping at all.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -52,19 +51,33 @@ def plain(text: str | None, limit: int = 100) -> str:
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _is_plain(text: str) -> bool:
-    """Nothing to escape. Remembered: the same names are shown again and again (a person's 60 credits are
-    120 names, each a regex match of about a microsecond)."""
-    return _PLAIN.fullmatch(text) is not None
+_MEMO_TEXT_MAX = 200  # texts this short (names, characters, jobs) are escaped once and remembered
+_MEMO_SIZE = 1 << 16
+_memo: dict[str, str] = {}
+
+
+def _escape(text: str) -> str:
+    if _PLAIN.fullmatch(text) is not None:
+        return text  # most names: nothing to escape
+    return _MENTION.sub("<\\1\u200b\\2>", escape_mentions(escape_markdown(validate.clean_text(text))))
 
 
 def safe(text: str | None, limit: int = 1000) -> str:
     """Text from the store or a member, made inert: no markdown, no mentions, no control characters."""
     if not text:
         return ""
-    if len(text) <= limit and (_is_plain(text) if len(text) <= 200 else _PLAIN.fullmatch(text) is not None):
-        return text  # most names: nothing to escape (short texts are remembered, long ones are rare)
+    size = len(text)
+    if size <= _MEMO_TEXT_MAX and size <= limit:
+        # The same names are shown again and again (a person's 60 credits are 120 names): remembered, since
+        # even the check that there is nothing to escape is a regex match of about a microsecond.
+        done = _memo.get(text)
+        if done is None:
+            if len(_memo) >= _MEMO_SIZE:
+                _memo.clear()
+            done = _memo[text] = _escape(text)
+        return done
+    if size <= limit and _PLAIN.fullmatch(text) is not None:
+        return text
     cleaned = validate.clean_text(text)
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1] + "…"
@@ -370,16 +383,16 @@ def crew_pages(title: models.Title, credits: Sequence[models.Credit], source_nam
 def person_pages(person: models.Person, credits: Sequence[models.Credit], years: dict[int, int],
                  source_names: dict[str, str]) -> PageList:
     lines = []
-    for credit in credits:
-        year = years.get(credit.title.id)
-        line = f"**{safe(credit.title.name, 100)}**" + (f" ({year})" if year else "")
+    for credit in credits:  # one f-string a line: a well-known actor has a hundred
+        title = credit.title
+        year = years.get(title.id)
+        when = f" ({year})" if year else ""
         if credit.kind == "cast":
-            line += f" — as {safe(credit.character, 100)}" if credit.character else " — cast"
+            role = f" — as {safe(credit.character, 100)}" if credit.character else " — cast"
         else:
-            line += f" — {safe(credit.job, 100)}"
-        if credit.note:
-            line += f" _({safe(credit.note, 200)})_"
-        lines.append(line)
+            role = f" — {safe(credit.job, 100)}"
+        note = f" _({safe(credit.note, 200)})_" if credit.note else ""
+        lines.append(f"**{safe(title.name, 100)}**{when}{role}{note}")
     description = safe(person.bio, 1000) if person.bio else ""
     if not lines:
         lines = ["No credits in the catalog."]
