@@ -519,6 +519,19 @@ class SearchIndex:
         """
         words = self._words
         matches = [words.matches(token, typing=k == len(tokens) - 1) for k, token in enumerate(tokens)]
+        if len(tokens) == 1:
+            # One typed word: its matching words are walked best first, so a name is first met through the
+            # best of them, whose score is the name's; only the name's word count is left to read.
+            found, seen = matches[0], set()
+            for wid in words.best_first(found):
+                score = found[wid]
+                for cid in words.postings[wid]:
+                    if cid not in seen:
+                        seen.add(cid)
+                        yield cid, score * (0.9 + 0.1 * min(1.0, 1 / (self._norm(cid).count(" ") + 1)))
+                        if len(seen) >= budget:
+                            return
+            return
         weights = [len(token) for token in tokens]
         total = sum(weights)
         need = cutoff / 100.0 * total
@@ -547,15 +560,18 @@ class SearchIndex:
         pools.extend(postings(k) for k in chosen)
         seen: set[int] = set()
         zeros = repeat(0.0)
+        word_id = words.ids.get
+        scored = [(m.get, w) for m, w in zip(matches, weights, strict=True)]
         for pool in pools:
             for cid in pool:
                 if cid in seen:
                     continue
                 seen.add(cid)
-                names = self._norm(cid).split(" ")
-                ids = list(map(words.ids.get, names))
-                raw = sum(max(map(m.get, ids, zeros)) * w for m, w in zip(matches, weights, strict=True))
-                yield cid, raw / total * (0.9 + 0.1 * min(1.0, len(tokens) / len(names)))
+                ids = list(map(word_id, self._norm(cid).split(" ")))
+                raw = 0.0
+                for score, w in scored:  # each typed word by the best of the name's words
+                    raw += max(map(score, ids, zeros)) * w
+                yield cid, raw / total * (0.9 + 0.1 * min(1.0, len(tokens) / len(ids)))
                 if len(seen) >= budget:
                     return
 
