@@ -20,6 +20,7 @@ import re
 import sys
 import unicodedata
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, repeat
@@ -45,6 +46,7 @@ SCORED_MAX = 25  # typo candidates scored exactly (word_score) per query, at mos
 CANDIDATES_MAX = 64  # names a typo query looks at before scoring, at most
 CANDIDATES_MIN = 24  # ...and at least, however few hits it wants
 INTERSECT_MAX = 5_000  # a typed word matching more names than this is too common to intersect on
+SETS_MAX_ITEMS = 200_000  # names held in the sets of recently intersected words, at most (about 12 MB)
 PREFIX_WORDS_MAX = 32  # words of the vocabulary a typed word is taken as the prefix of, at most
 TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
 TYPING_WORDS_MAX = 128  # words compared with the unfinished last word of a query, at most
@@ -183,6 +185,11 @@ class _Words:
         self.postings: list[array[int]] = []  # word id -> choice ids, unique, in `order`
         self.sorted: list[str] = []  # for prefix look-ups
         self.deletes: dict[str, int | list[int]] = {}
+        # The postings of the words most recently intersected, as sets: two common words typed with a typo
+        # ('jhon wi', 'chaptr 4') are typed a letter at a time, and a set of 4,000 names takes longer to
+        # make than to intersect. Dropped for a word as soon as its postings change.
+        self._sets: OrderedDict[int, frozenset[int]] = OrderedDict()
+        self._set_items = 0
 
     def _word_id(self, word: str, batch: list[str]) -> int:
         wid = self.ids.get(word)
@@ -211,6 +218,7 @@ class _Words:
                 new.setdefault(self._word_id(word, batch), []).append(cid)
         order = self._order
         for wid, cids in new.items():
+            self._forget_set(wid)
             posting = self.postings[wid]
             if not posting:
                 posting.extend(cids)
@@ -229,6 +237,7 @@ class _Words:
         for word in dict.fromkeys(norm.split(" ")):
             wid = self.ids.get(word)
             if wid is not None:
+                self._forget_set(wid)
                 posting = self.postings[wid]
                 at = bisect.bisect_left(posting, self._order(cid), key=self._order)
                 if at < len(posting) and posting[at] == cid:
@@ -268,6 +277,22 @@ class _Words:
                         wid = self.ids[word]
                         found[wid] = max(found.get(wid, 0.0), score)
         return found
+
+    def posting_set(self, wid: int) -> frozenset[int]:
+        held = self._sets.get(wid)
+        if held is None:
+            held = self._sets[wid] = frozenset(self.postings[wid])
+            self._set_items += len(held)
+            while self._set_items > SETS_MAX_ITEMS and len(self._sets) > 1:
+                self._set_items -= len(self._sets.popitem(last=False)[1])
+        else:
+            self._sets.move_to_end(wid)
+        return held
+
+    def _forget_set(self, wid: int) -> None:
+        held = self._sets.pop(wid, None)
+        if held is not None:
+            self._set_items -= len(held)
 
     def weight(self, found: dict[int, float]) -> int:
         return sum(len(self.postings[wid]) for wid in found)
@@ -553,9 +578,10 @@ class SearchIndex:
         if sum(sizes[k] for k in chosen) > budget:
             common = [k for k in order if matches[k] and sizes[k] <= INTERSECT_MAX]
             if len(common) >= 2:
-                shared = set().union(*(words.postings[wid] for wid in matches[common[0]]))
-                for k in common[1:]:  # set.intersection walks each array in C
-                    shared = set().union(*(shared.intersection(words.postings[wid]) for wid in matches[k]))
+                shared: frozenset[int] | set[int] = frozenset().union(
+                    *map(words.posting_set, matches[common[0]]))
+                for k in common[1:]:  # in C, walking the smaller set each time
+                    shared = set().union(*(shared & words.posting_set(wid) for wid in matches[k]))
                 pools.append(filter(shared.__contains__, postings(common[0])))  # in postings order
         pools.extend(postings(k) for k in chosen)
         seen: set[int] = set()

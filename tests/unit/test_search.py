@@ -183,6 +183,8 @@ def test_updates_in_place_answer_as_a_fresh_build(word_index_min):
     index = SearchIndex(entries.values(), word_index_min=word_index_min)
     for step in range(4):
         added = [SearchEntry(f"new-{step}-{i}", f"New Name {rng.randint(0, 99)} Harbor", ("nn",)) for i in range(40)]
+        # Two common words the last step's "harbr engin" intersected (and remembered as sets) gain names.
+        added += [SearchEntry(f"he-{step}-{i}", f"Harbor Engine {step}{i}") for i in range(5)]
         changed = [replace(entries[slug], name=f"Renamed {slug}", aliases=("Eve Crown",))
                    for slug in rng.sample(sorted(entries), 30)]
         removed = rng.sample(sorted(entries), 50)
@@ -194,7 +196,10 @@ def test_updates_in_place_answer_as_a_fresh_build(word_index_min):
         index.update(added + changed, removed=removed)
         fresh = SearchIndex(entries.values(), word_index_min=word_index_min)
         assert len(index) == len(fresh) == len(entries)
+        words = index._words
+        assert all(held == set(words.postings[wid]) for wid, held in words._sets.items())  # none left stale
         assert _answers(index, ASKED) == _answers(fresh, ASKED)
+        assert step == 0 or words._sets  # the intersections did remember sets
         assert index.by_slug(removed[0]) is None and index.search(removed[0]) == fresh.search(removed[0])
 
 
