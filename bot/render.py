@@ -56,10 +56,14 @@ _MEMO_SIZE = 1 << 16
 _memo: dict[str, str] = {}
 
 
+def _inert(cleaned: str) -> str:
+    return _MENTION.sub("<\\1\u200b\\2>", escape_mentions(escape_markdown(cleaned)))
+
+
 def _escape(text: str) -> str:
     if _PLAIN.fullmatch(text) is not None:
         return text  # most names: nothing to escape
-    return _MENTION.sub("<\\1\u200b\\2>", escape_mentions(escape_markdown(validate.clean_text(text))))
+    return _inert(validate.clean_text(text))
 
 
 def safe(text: str | None, limit: int = 1000) -> str:
@@ -76,12 +80,12 @@ def safe(text: str | None, limit: int = 1000) -> str:
                 _memo.clear()
             done = _memo[text] = _escape(text)
         return done
-    if size <= limit and _PLAIN.fullmatch(text) is not None:
-        return text
+    if size <= limit:
+        return _escape(text)
     cleaned = validate.clean_text(text)
     if len(cleaned) > limit:
         cleaned = cleaned[: limit - 1] + "…"
-    return _MENTION.sub("<\\1\u200b\\2>", escape_mentions(escape_markdown(cleaned)))
+    return _inert(cleaned)
 
 
 def check_limits(embed: discord.Embed) -> list[str]:
@@ -161,15 +165,12 @@ class PageList(Sequence[discord.Embed]):
     only: the other pages of a 65-credit /person cost nothing until someone turns to them.
     """
 
-    __slots__ = ("_built", "_footers", "_layout", "_title", "_url")
+    __slots__ = ("_built", "_footer", "_layout", "_title", "_url")
 
     def __init__(self, title: str, url: str | None, layout: list[tuple[str | None, list[tuple[str, str]]]],
                  footer: str) -> None:
-        self._title, self._url, self._layout = title, url, layout
-        total = len(layout)
-        pages = [f"Page {n}/{total}" + (f" · {footer}" if footer else "") for n in range(1, total + 1)]
-        self._footers = [text[:FOOTER_MAX] for text in pages] if total > 1 else [footer[:FOOTER_MAX]]
-        self._built: list[discord.Embed | None] = [None] * total
+        self._title, self._url, self._layout, self._footer = title, url, layout, footer
+        self._built: list[discord.Embed | None] = [None] * len(layout)
 
     def __len__(self) -> int:
         return len(self._layout)
@@ -178,7 +179,7 @@ class PageList(Sequence[discord.Embed]):
     def __getitem__(self, index: int) -> discord.Embed: ...
 
     @overload
-    def __getitem__(self, index: slice) -> PageList: ...
+    def __getitem__(self, index: slice) -> list[discord.Embed]: ...
 
     def __getitem__(self, index: int | slice) -> discord.Embed | list[discord.Embed]:
         if isinstance(index, slice):
@@ -189,8 +190,11 @@ class PageList(Sequence[discord.Embed]):
             embed = discord.Embed(title=self._title, colour=COLOUR, url=self._url, description=description)
             for name, value in fields:
                 embed.add_field(name=name, value=value, inline=False)
-            if self._footers[index]:
-                embed.set_footer(text=self._footers[index])
+            total, footer = len(self._layout), self._footer
+            if total > 1:
+                footer = f"Page {index % total + 1}/{total}" + (f" · {footer}" if footer else "")
+            if footer:
+                embed.set_footer(text=footer[:FOOTER_MAX])
             self._built[index] = embed
         return embed
 
