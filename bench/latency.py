@@ -520,6 +520,8 @@ async def _bench(args: argparse.Namespace, cases: list[Case]) -> int:
                                    guilds=(server.guild,), before_start=add_noop) as bot:
                 print(f"bot connected and commands synced in {time.perf_counter() - started:.2f} s")
                 print_memory(bot)
+                if args.no_idle_gc:  # the garbage collector as CPython runs it alone, to compare
+                    bot.collector = None
                 size = catalog_size(database)
                 print("catalog: " + ", ".join(f"{k} {v:,}" for k, v in size.items()))
                 runner = Runner(dc, server, clock)
@@ -542,6 +544,9 @@ async def _bench(args: argparse.Namespace, cases: list[Case]) -> int:
                 print(f"\nlatency, INTERACTION_CREATE dispatched -> callback received ({args.iterations} rounds; "
                       f"target p99/noop <= {TARGET_P99_RATIO}):\n")
                 met = print_table(rows)
+                if bot.collector is not None:
+                    young, middle = bot.collector.collections
+                    print(f"\ngarbage collections between answers: {young} young, {middle} middle generation")
                 for case in cases:
                     if case.bad:
                         kinds = sorted(set(case.bad))
@@ -580,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only cases whose label contains TEXT (repeatable; the no-op always runs)")
     parser.add_argument("--setup-sql", action="append", metavar="SQL",
                         help="run this SQL on the temporary copy first, e.g. to try an index (repeatable)")
+    parser.add_argument("--no-idle-gc", action="store_true",
+                        help="leave garbage collection to CPython alone (no collections between answers)")
     parser.add_argument("--bot-logs", action="store_true", help="show the bot's warnings and errors as they happen")
     parser.add_argument("--json", type=Path, help="also write the table and every sample here")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")

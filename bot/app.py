@@ -19,6 +19,7 @@ from discord.ext import commands
 from bot.budget import POSTS_PER_SECOND, Pacer, RequestBudget
 from bot.catalog import Catalog
 from bot.clock import Clock
+from bot.collector import IdleCollector
 from bot.countdown_service import CountdownService
 from bot.events import EventMirror
 from bot.feed import CalendarFeed
@@ -90,6 +91,7 @@ class Marquee(commands.AutoShardedBot):
         self.store = store
         self.clock = clock
         self.reads = ReadCache(store)
+        self.collector = IdleCollector()  # garbage collections between answers, not during them
         self.catalog = Catalog(store, self.reads)
         self.initial_extensions = extensions
         self.sync_commands = sync_commands

@@ -75,6 +75,13 @@ for _name in ("discord.app_commands.tree", "discord.ui.view", "discord.client"):
 
 
 class MarqueeTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        # Runs in the task that handles the command or the autocomplete: the garbage collector waits for it.
+        collector = getattr(self.client, "collector", None)
+        if collector is not None:
+            collector.answering()
+        return True
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         if answered_by_a_twin(error):
             log.debug("/%s in guild %s was answered by another process first", interaction.command and

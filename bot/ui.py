@@ -22,6 +22,9 @@ class Pages(discord.ui.View):
         self.counter.label = f"{self.index + 1}/{len(self.pages)}"
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        collector = getattr(interaction.client, "collector", None)  # a page turn is an answer too
+        if collector is not None:
+            collector.answering()
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message(
                 "Only the member who asked can turn these pages: run the command yourself.", ephemeral=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import pytest
 
@@ -440,6 +441,27 @@ async def test_long_cast_pages_with_buttons_for_the_asker(world, big_cast_in_oth
     await world.dc.click(r.message, next_id, member=other.member)
     seen += "\n" + r.message.embeds[0]["description"]
     assert all(f"Actor Number {i}**" in seen for i in range(40))  # nobody is lost between pages
+
+
+async def test_garbage_is_collected_between_answers(world, big_cast_in_other_server):
+    # Commands, autocomplete and page turns each end with the young collection the next answer would have paid.
+    collector = world.bot.collector
+    collector.young_min = 1
+    gc.collect(1)
+    done = sum(collector.collections)
+
+    async def answered(expected: int) -> None:
+        await world.dc.wait_until(lambda: collector.busy == 0 and sum(collector.collections) >= expected)
+
+    choices = await world.complete("release", {"title": "balle"}, "title")
+    assert choices[0]["value"] == "ballerina"
+    await answered(done + 1)
+    r = await world.run("cast", {"title": "big ensemble"}, server=world.other)
+    assert_public_answer(r)
+    await answered(done + 2)
+    turned = await world.dc.click(r.message, r.message.custom_ids()[2], member=world.other.member)
+    assert turned.error is None
+    await answered(done + 3)
 
 
 async def test_a_servers_own_titles_are_invisible_elsewhere(world, big_cast_in_other_server):

@@ -1,0 +1,74 @@
+"""The idle collector: young and middle collections run once no interaction is being handled, never before."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+from bot.collector import IdleCollector
+
+
+async def test_collects_once_the_last_answer_is_done():
+    collector = IdleCollector(young_min=1)
+    release = [asyncio.Event(), asyncio.Event()]
+
+    async def answer(k: int) -> list[object]:
+        collector.answering()
+        garbage = [[] for _ in range(50)]  # new container objects, for the young generation
+        await release[k].wait()
+        return garbage
+
+    tasks = [asyncio.create_task(answer(k)) for k in range(2)]
+    await asyncio.sleep(0)
+    assert collector.busy == 2
+    release[0].set()
+    await tasks[0]
+    await asyncio.sleep(0)  # the done callbacks have run
+    assert collector.busy == 1
+    assert collector.collections == [0, 0]  # the other answer is still being handled: nothing collected
+    release[1].set()
+    await tasks[1]
+    await asyncio.sleep(0)
+    assert collector.busy == 0
+    assert sum(collector.collections) == 1
+
+
+async def test_a_failed_answer_still_counts_as_done():
+    collector = IdleCollector(young_min=1)
+
+    async def answer() -> None:
+        collector.answering()
+        raise RuntimeError("boom")
+
+    task = asyncio.create_task(answer())
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert collector.busy == 0
+
+
+def test_runs_the_middle_generation_when_it_is_due():
+    collector = IdleCollector(young_min=10**9)
+    gc.collect(1)
+    assert collector.collect() is None  # too little in the young generation, middle not due
+    for _ in range(gc.get_threshold()[1]):
+        gc.collect(0)  # each young collection brings the middle one closer, as CPython counts it
+    assert collector.collect() == 1
+    assert collector.collections == [0, 1]
+
+
+def test_leaves_a_disabled_collector_alone():
+    collector = IdleCollector(young_min=0)
+    gc.disable()
+    try:
+        assert collector.collect() is None
+    finally:
+        gc.enable()
+    assert collector.collections == [0, 0]
+
+
+async def test_outside_a_task_it_does_nothing():
+    collector = IdleCollector()
+    called = asyncio.Event()
+    asyncio.get_running_loop().call_soon(lambda: (collector.answering(), called.set()))  # a callback, no task
+    await called.wait()
+    assert collector.busy == 0
