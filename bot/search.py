@@ -465,11 +465,8 @@ class SearchIndex:
             # With real prefix hits, only close typos are worth adding after them.
             cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
             for cid in self._typo_candidates(q, limit, cutoff):
-                entry, _ = self._owner(cid)
-                if entry.slug in best and best[entry.slug].tier < FUZZY:
-                    continue
                 score = word_score(q, self._norm(cid))
-                if score >= cutoff:
+                if score >= cutoff:  # _offer keeps a better tier the entry already has
                     self._offer(best, cid, FUZZY, score)
         return sorted(best.values(), key=lambda h: h.key)[:limit]
 
