@@ -301,6 +301,13 @@ class Scheduler:
             tasks.append(asyncio.create_task(self._deliver(destination, outgoing, sent)))
         return tasks
 
+    def _seen_due(self, due_at: dt.datetime, now: dt.datetime) -> dt.datetime:
+        """When this pass first saw a row due: at its start, unless the row fell due after that, in which case when
+        the pass's query found it (`now`). A clock that jumped mid-pass (a host suspended for an hour) then counts
+        as the time nobody was dispatching, not as a post seen in time."""
+        started = self.pass_started
+        return started if started is not None and started >= due_at else now
+
     async def _messages(self, items: list[Delivery], now: dt.datetime) -> list[Outgoing]:
         """The messages for one destination: retries keep their nonce; the rest are composed and split at line
         boundaries into as many messages as Discord's limit needs, each with its own nonce."""
@@ -314,7 +321,8 @@ class Scheduler:
         out = [Outgoing(nonce, group, late={d.id: d.late for d in group}) for nonce, group in retries.items()]
         if not fresh:
             return out
-        late = {d.id: delivery.lateness(d.due_at, self.pass_started or now, self.outages.get(d.subscription.guild_id))
+        outages = self.outages
+        late = {d.id: delivery.lateness(d.due_at, self._seen_due(d.due_at, now), outages.get(d.subscription.guild_id))
                 for d in fresh}
         fresh = [replace(d, late=late[d.id]) for d in fresh]
         lines = await self._lines(fresh)
