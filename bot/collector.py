@@ -55,3 +55,10 @@ class IdleCollector:
         gc.collect(generation)
         self.collections[generation] += 1
         return generation
+
+
+def answering(client: object) -> None:
+    """The hook for an interaction's handler: this client's collector (if it has one) waits for the current task."""
+    collector = getattr(client, "collector", None)
+    if collector is not None:
+        collector.answering()

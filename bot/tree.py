@@ -7,6 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
+from bot import collector
 from bot.errors import UserError
 from db.edits import EditError
 
@@ -76,10 +77,7 @@ for _name in ("discord.app_commands.tree", "discord.ui.view", "discord.client"):
 
 class MarqueeTree(app_commands.CommandTree):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        # Runs in the task that handles the command or the autocomplete: the garbage collector waits for it.
-        collector = getattr(self.client, "collector", None)
-        if collector is not None:
-            collector.answering()
+        collector.answering(self.client)  # runs in the task handling the command or autocomplete
         return True
 
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:

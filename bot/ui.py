@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import discord
 
+from bot import collector
+
 
 class Pages(discord.ui.View):
     def __init__(self, pages: Sequence[discord.Embed], owner_id: int, *, timeout: float = 600) -> None:
@@ -22,9 +24,7 @@ class Pages(discord.ui.View):
         self.counter.label = f"{self.index + 1}/{len(self.pages)}"
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        collector = getattr(interaction.client, "collector", None)  # a page turn is an answer too
-        if collector is not None:
-            collector.answering()
+        collector.answering(interaction.client)  # a page turn is an answer too
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message(
                 "Only the member who asked can turn these pages: run the command yourself.", ephemeral=True)
