@@ -23,8 +23,8 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from itertools import repeat, takewhile
+from operator import attrgetter, itemgetter, methodcaller
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -51,6 +51,7 @@ PREFIX_WORDS_MAX = 32  # words of the vocabulary a typed word is taken as the pr
 TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
 TYPING_WORDS_MAX = 128  # words compared with the unfinished last word of a query, at most
 TYPING_MIN = 75.0  # how close the start of a word must be to an unfinished typed word
+WALK_SCAN = 64  # keys read past a prefix's first to tell which lengths it has, at most
 _BUCKETS = 40  # prefix keys longer than this share one bucket (in name order, not length order)
 _ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases); 32 bits
 _ALTS_MAX = (1 << _ALT_BITS) - 1
@@ -155,7 +156,15 @@ class _Prefixes:
         at = bisect.bisect_left(self._all, query)
         if at == len(self._all) or not self._all[at].startswith(query):
             return
-        for b in range(min(len(query), _BUCKETS), _BUCKETS + 1):
+        # The keys starting with it sit together in `_all`: when there are few, their lengths name the only
+        # buckets worth a bisect (a name typed in full has one or two, against up to 40 lengths to look at).
+        run = self._all[at:at + WALK_SCAN]
+        if len(run) < WALK_SCAN or not run[-1].startswith(query):
+            buckets: Iterable[int] = sorted({min(len(key), _BUCKETS) for key in takewhile(
+                methodcaller("startswith", query), run)})
+        else:
+            buckets = range(min(len(query), _BUCKETS), _BUCKETS + 1)
+        for b in buckets:
             keys = self._keys[b]
             at = bisect.bisect_left(keys, query)
             if at == len(keys) or not keys[at].startswith(query):
@@ -299,6 +308,18 @@ class _Words:
 
     def best_first(self, found: dict[int, float]) -> list[int]:
         return sorted(found, key=lambda wid: (-found[wid], self.words[wid]))
+
+
+def _walk(segments: list[tuple[Iterable[int], Callable[[int], float]]], budget: int) -> Iterator[tuple[int, float]]:
+    """Each name of the segments once (the first segment it is in scores it), until `budget` names."""
+    seen: set[int] = set()
+    for cids, prescore in segments:
+        for cid in cids:
+            if cid not in seen:
+                seen.add(cid)
+                yield cid, prescore(cid)
+                if len(seen) >= budget:
+                    return
 
 
 def _deletions(word: str) -> list[str]:
@@ -538,21 +559,21 @@ class SearchIndex:
         cutoff% of the query; so the candidates come from the rarest typed words alone, just enough of
         them that the other words could not reach the cutoff without one of these. When even those are
         common ('ryan chen'), the names matching several typed words (a set intersection, in C) come first.
+
+        A typed word's matching words are walked best first, so a name is first met through the best of
+        them: that word's score is the name's for this typed word, without reading the name's other words.
         """
         words = self._words
         matches = [words.matches(token, typing=k == len(tokens) - 1) for k, token in enumerate(tokens)]
-        if len(tokens) == 1:
-            # One typed word: its matching words are walked best first, so a name is first met through the
-            # best of them, whose score is the name's; only the name's word count is left to read.
-            found, seen = matches[0], set()
-            for wid in words.best_first(found):
-                score = found[wid]
-                for cid in words.postings[wid]:
-                    if cid not in seen:
-                        seen.add(cid)
-                        yield cid, score * (0.9 + 0.1 * min(1.0, 1 / (self._norm(cid).count(" ") + 1)))
-                        if len(seen) >= budget:
-                            return
+        norm = self._norm
+        if len(tokens) == 1:  # only the name's word count is left to read
+            found = matches[0]
+
+            def one_word(score: float) -> Callable[[int], float]:
+                return lambda cid: score * (0.9 + 0.1 * min(1.0, 1 / (norm(cid).count(" ") + 1)))
+
+            yield from _walk([(words.postings[wid], one_word(found[wid])) for wid in words.best_first(found)],
+                             budget)
             return
         weights = [len(token) for token in tokens]
         total = sum(weights)
@@ -568,10 +589,31 @@ class SearchIndex:
                 chosen.append(k)
             rest -= weights[k]
 
-        def postings(k: int) -> Iterator[int]:  # walked in C: a common word has thousands of names
-            return chain.from_iterable(map(words.postings.__getitem__, words.best_first(matches[k])))
+        # Each typed word's score by the text of the matching words: a name's words are looked up in these few
+        # entries, not in the whole vocabulary (a read from a big dict that is rarely in the CPU's cache).
+        text = words.words
+        scored = [({text[wid]: s for wid, s in m.items()}.get, w) for m, w in zip(matches, weights, strict=True)]
+        zeros = repeat(0.0)
+        share = len(tokens)
 
-        pools: list[Iterable[int]] = []
+        def coverage(words_in_name: int) -> float:
+            return 0.9 + 0.1 * min(1.0, share / words_in_name)
+
+        def read(cid: int) -> float:  # every typed word by the best of the name's words
+            name_words = norm(cid).split(" ")
+            raw = 0.0
+            for score, w in scored:
+                raw += max(map(score, name_words, zeros)) * w
+            return raw / total * coverage(len(name_words))
+
+        def known(per_token: dict[int, float]) -> Callable[[int], float]:  # the typed words' scores are known
+            raw = 0.0
+            for k, w in enumerate(weights):  # summed as `read` sums them: the same float
+                raw += per_token.get(k, 0.0) * w
+            return lambda cid: raw / total * coverage(norm(cid).count(" ") + 1)
+
+        segments: list[tuple[Iterable[int], Callable[[int], float]]] = []
+        pair: list[int] = []  # the two typed words, when the names they share are all walked first
         if sum(sizes[k] for k in chosen) > budget:
             common = [k for k in order if matches[k] and sizes[k] <= INTERSECT_MAX]
             if len(common) >= 2:
@@ -579,26 +621,20 @@ class SearchIndex:
                     *map(words.posting_set, matches[common[0]]))
                 for k in common[1:]:  # in C, walking the smaller set each time
                     shared = set().union(*(shared & words.posting_set(wid) for wid in matches[k]))
-                pools.append(filter(shared.__contains__, postings(common[0])))  # in postings order
-        pools.extend(postings(k) for k in chosen)
-        seen: set[int] = set()
-        zeros = repeat(0.0)
-        # Each typed word's score by the text of the matching words: a name's words are looked up in these few
-        # entries, not in the whole vocabulary (a read from a big dict that is rarely in the CPU's cache).
-        text = words.words
-        scored = [({text[wid]: s for wid, s in m.items()}.get, w) for m, w in zip(matches, weights, strict=True)]
-        for pool in pools:
-            for cid in pool:
-                if cid in seen:
-                    continue
-                seen.add(cid)
-                name_words = self._norm(cid).split(" ")
-                raw = 0.0
-                for score, w in scored:  # each typed word by the best of the name's words
-                    raw += max(map(score, name_words, zeros)) * w
-                yield cid, raw / total * (0.9 + 0.1 * min(1.0, len(tokens) / len(name_words)))
-                if len(seen) >= budget:
-                    return
+                first = matches[common[0]]
+                pair = common if len(tokens) == 2 else []
+                # A shared name's score for the pair's second word is known when all the words matching it
+                # score alike (a typed prefix's words all score 100).
+                alike = set(matches[pair[1]].values()) if pair else set()
+                for wid in words.best_first(first):
+                    prescore = known({common[0]: first[wid], pair[1]: min(alike)}) if len(alike) == 1 else read
+                    segments.append((filter(shared.__contains__, words.postings[wid]), prescore))
+        for k in chosen:
+            found = matches[k]
+            for wid in words.best_first(found):
+                # Outside the shared names, the pair's other word matches none of the name's words: it scores 0.
+                segments.append((words.postings[wid], known({k: found[wid]}) if k in pair else read))
+        yield from _walk(segments, budget)
 
     def resolve(self, query: str) -> SearchEntry | None:
         """The one entry the member meant, or None when nothing is close enough."""
