@@ -152,13 +152,18 @@ def test_prefixes_rank_shortest_first_however_many_match():
 def test_typo_scoring_is_bounded(monkeypatch):
     """However common the typed words, at most SCORED_MAX candidates are scored exactly."""
     scored = []
-    original = search.word_score
+    original = search.word_scorer
 
-    def counting(query, choice):
-        scored.append(choice)
-        return original(query, choice)
+    def counting(query):
+        score = original(query)
 
-    monkeypatch.setattr(search, "word_score", counting)
+        def counted(choice):
+            scored.append(choice)
+            return score(choice)
+
+        return counted
+
+    monkeypatch.setattr(search, "word_scorer", counting)
     index = SearchIndex(_big_catalog())
     for query in ("ballt nigth", "wicj chaptr", "x", "rnia"):
         scored.clear()
