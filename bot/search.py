@@ -544,6 +544,9 @@ class SearchIndex:
         # Resolving a typed option wants the best two: a few names each way are enough (and each one looked at
         # is a read from a big index that is rarely in the CPU's cache).
         budget = min(CANDIDATES_MAX, max(CANDIDATES_MIN, 4 * wanted))
+        if len(variants) == 1:  # each name once: no best-of to keep
+            return [cid for cid, _ in heapq.nlargest(wanted, self._word_prescores(tokens, cutoff, budget),
+                                                     key=itemgetter(1))]
         for variant in variants:
             for cid, score in self._word_prescores(variant, cutoff, budget):
                 if score > scores.get(cid, -1.0):
@@ -571,9 +574,7 @@ class SearchIndex:
             def one_word(score: float) -> Callable[[int], float]:
                 return lambda cid: score * (0.9 + 0.1 * min(1.0, 1 / (norm(cid).count(" ") + 1)))
 
-            yield from _walk([(words.postings[wid], one_word(found[wid])) for wid in words.best_first(found)],
-                             budget)
-            return
+            return _walk([(words.postings[wid], one_word(found[wid])) for wid in words.best_first(found)], budget)
         weights = [len(token) for token in tokens]
         total = sum(weights)
         need = cutoff / 100.0 * total
@@ -609,7 +610,8 @@ class SearchIndex:
             raw = 0.0
             for k, w in enumerate(weights):  # summed as `read` sums them: the same float
                 raw += per_token.get(k, 0.0) * w
-            return lambda cid: raw / total * coverage(norm(cid).count(" ") + 1)
+            base = raw / total  # then times the coverage, as `read` computes it
+            return lambda cid: base * (0.9 + 0.1 * min(1.0, share / (norm(cid).count(" ") + 1)))
 
         segments: list[tuple[Iterable[int], Callable[[int], float]]] = []
         pair: list[int] = []  # the two typed words, when the names they share are all walked first
@@ -633,7 +635,7 @@ class SearchIndex:
             for wid in words.best_first(found):
                 # Outside the shared names, the pair's other word matches none of the name's words: it scores 0.
                 segments.append((words.postings[wid], known({k: found[wid]}) if k in pair else read))
-        yield from _walk(segments, budget)
+        return _walk(segments, budget)
 
     def resolve(self, query: str) -> SearchEntry | None:
         """The one entry the member meant, or None when nothing is close enough."""
