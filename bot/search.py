@@ -179,8 +179,9 @@ class _Words:
 
     A word is indexed under itself and each form with one letter deleted; a typed word looks up the
     same forms, so one look-up per form finds every word within one insertion, deletion, substitution
-    or transposition (and some at two), which rapidfuzz then confirms. Words are never forgotten (the
-    vocabulary of names grows slowly); a word whose names are all gone just has no postings. Postings
+    or transposition (and some at two), which rapidfuzz then confirms. Words keep their ids (the
+    vocabulary of names grows slowly); a word whose names are all gone has no postings, leaves `sorted`
+    and is skipped by the deletion look-ups, so it is never offered, just as a fresh build lacks it. Postings
     are kept in `order` (shortest name first), so a query that can only look at some of a common word's
     names looks at the best ones, and an index updated in place looks at the same ones as a fresh build.
     """
@@ -218,8 +219,9 @@ class _Words:
 
     def add_many(self, choices: list[tuple[str, int]]) -> None:
         """Index these (normalised text, choice id) pairs, given in `order`."""
-        batch: list[str] = []
+        batch: list[str] = []  # the words to add to `sorted`: new ones, and known ones that had no names left
         new: dict[int, list[int]] = {}
+        known = len(self.words)
         for norm, cid in choices:
             for word in dict.fromkeys(norm.split(" ")):
                 new.setdefault(self._word_id(word, batch), []).append(cid)
@@ -228,6 +230,8 @@ class _Words:
             self._forget_set(wid)
             posting = self.postings[wid]
             if not posting:
+                if wid < known:
+                    batch.append(self.words[wid])
                 posting.extend(cids)
             elif len(cids) * 8 < len(posting):
                 for cid in cids:
@@ -249,6 +253,10 @@ class _Words:
                 at = bisect.bisect_left(posting, self._order(cid), key=self._order)
                 if at < len(posting) and posting[at] == cid:
                     del posting[at]
+                    if not posting:  # a word no name has is not offered (nor is it in a fresh build's `sorted`)
+                        at = bisect.bisect_left(self.sorted, word)
+                        if at < len(self.sorted) and self.sorted[at] == word:
+                            del self.sorted[at]
 
     def matches(self, token: str, *, typing: bool = False) -> dict[int, float]:
         """Word id -> how well it matches the typed word (100 when the word starts with it, as
@@ -261,14 +269,14 @@ class _Words:
                 break
             found[self.ids[word]] = 100.0
         # An unfinished word of three letters ('red') is most likely the start of a word: its one-edit
-        # neighbours ('rod', 'bed', ...) are many and rarely meant.
-        if len(token) >= TYPO_MIN_LEN + typing:
+        # neighbours ('rod', 'bed', ...) are many and rarely meant. Unless it starts none ('the nit'): a typo.
+        if len(token) >= TYPO_MIN_LEN + (typing and bool(found)):
             for form in {token, *_deletions(token)}:
                 held = self.deletes.get(form)
                 if held is None:
                     continue
                 for wid in (held,) if isinstance(held, int) else held:
-                    if wid not in found:
+                    if wid not in found and self.postings[wid]:  # a word no name has any more: not a match
                         found[wid] = fuzz.ratio(token, self.words[wid])
         if typing and len(token) >= 2 * TYPO_MIN_LEN - 2 and max(found.values(), default=0.0) < FUZZY_RESOLVE:
             # The words sharing its first two letters (a bounded slice of the sorted vocabulary), compared

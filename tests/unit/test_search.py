@@ -208,6 +208,18 @@ def test_updates_in_place_answer_as_a_fresh_build(word_index_min):
         assert index.by_slug(removed[0]) is None and index.search(removed[0]) == fresh.search(removed[0])
 
 
+def test_a_word_whose_names_are_all_gone_is_never_matched():
+    """'jwa' starts no word once 'Jwalk Story' is removed, so it is read as a typo of 'jw1', as a fresh build does."""
+    index = SearchIndex([SearchEntry("jwalk", "Jwalk Story"), SearchEntry("jw1", "JW1")], word_index_min=0)
+    index.update(removed=["jwalk"])
+    fresh = SearchIndex([SearchEntry("jw1", "JW1")], word_index_min=0)
+    for query in ("jwa", "jwalk", "jwalk story", "jw"):
+        assert index.search(query) == fresh.search(query), query
+    assert [h.entry.slug for h in index.search("jwa")] == ["jw1"]
+    index.update([SearchEntry("jwalk", "Jwalk Story")])  # back again: a prefix once more
+    assert [h.entry.slug for h in index.search("jwa")] == ["jwalk"]
+
+
 def test_hidden_entries_shadow_and_come_back():
     index = SearchIndex([SearchEntry("ballerina", "Ballerina", hidden=True), SearchEntry("eve", "Eve")])
     assert index.hidden == {"ballerina"} and index.resolve("ballerina") is None
