@@ -8,6 +8,10 @@ and prints the time to build the global indexes and the process's RSS before and
 each query (microseconds per call, median of --repeat calls) through the index: resolve (what a typed
 option costs) and search(limit 25) (what an autocomplete keystroke costs).
 
+--sizes times typo queries on indexes of 25 to 1,999 titles from the database, both ways: rapidfuzz's scan of
+every name (what an index under search.WORD_INDEX_MIN does) and the word index, and counts how often the two
+resolve a typo alike: where the one overtakes the other, which is where WORD_INDEX_MIN belongs.
+
 --compare also times typo candidates found the other way: rapidfuzz's batch scorers over precomputed
 arrays of every normalised name (process.extract with a score cut-off, and process.cdist on all cores),
 which is what a typo query costs when no index narrows the names first. The database is copied to a
@@ -97,6 +101,38 @@ async def measure(args: argparse.Namespace, database: Path) -> None:
         print(f"  slowest keystroke: {worst:.1f} us")
         if args.compare:
             compare(titles.index, people.index, args.repeat)
+        if args.sizes:
+            sizes(titles.index, args.repeat)
+
+
+def sizes(titles: search.SearchIndex, repeat: int) -> None:
+    """The scan of every name against the word index, by index size, on one-letter typos of the names."""
+    import random
+
+    rng = random.Random(3)
+    entries = [e for e in titles._entries if e is not None and len(e.name) > 4]
+    rng.shuffle(entries)
+    print(f"\ntypos by index size (us per query, median of {max(3, repeat // 40)} rounds; scan below "
+          f"WORD_INDEX_MIN = {search.WORD_INDEX_MIN}):")
+    print(f"  {'names':>6} {'scan resolve':>13} {'scan search25':>14} {'words resolve':>14} {'words search25':>15}"
+          "  resolved alike")
+    for n in (25, 50, 100, 200, 400, 1000, 1999):
+        subset = entries[:n]
+        queries = []
+        for entry in subset[:60]:
+            name = search.normalise(entry.name)
+            at = rng.randrange(len(name))
+            queries.append(name[:at] + name[at + 1:])  # one letter dropped
+        scan = search.SearchIndex(subset, word_index_min=sys.maxsize)
+        words = search.SearchIndex(subset, word_index_min=0)
+        cells = []
+        for index in (scan, words):
+            for call in (lambda ix, q: ix.resolve(q), lambda ix, q: ix.search(q, 25)):
+                us = per_call_us(lambda ix=index, c=call, qs=queries: [c(ix, q) for q in qs], max(3, repeat // 40))
+                cells.append(us / len(queries))
+        alike = sum((scan.resolve(q) or 0) == (words.resolve(q) or 0) for q in queries)
+        print(f"  {n:6,} {cells[0]:13.0f} {cells[1]:14.0f} {cells[2]:14.0f} {cells[3]:15.0f}  "
+              f"{alike}/{len(queries)}")
 
 
 def compare(titles: search.SearchIndex, people: search.SearchIndex, repeat: int) -> None:
@@ -127,4 +163,5 @@ if __name__ == "__main__":
     parser.add_argument("--database", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=200, help="calls per query (median reported)")
     parser.add_argument("--compare", action="store_true", help="also time rapidfuzz's batch scorers")
+    parser.add_argument("--sizes", action="store_true", help="also time the scan and the word index by index size")
     asyncio.run(main(parser.parse_args()))
