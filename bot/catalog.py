@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot import timemath
+from bot import collector, timemath
 from bot.readcache import ReadCache
 from bot.search import Hit, SearchIndex, merge
 from db import models, queries
@@ -64,9 +64,10 @@ class _Global:
         # committed), later ones are applied afterwards.
         cursor = await queries.search_change_position(self.store)
         rows, _ = await queries.search_changes(self.store, self.kind, max(0, cursor - LOOK_BACK))
-        entries = await self.loader(self.store, None)
-        self.index = (await asyncio.to_thread(SearchIndex, entries) if len(entries) > THREAD_MIN
-                      else SearchIndex(entries))
+        with collector.paused():  # what is made here stays: no collection looks through it on the way
+            entries = await self.loader(self.store, None)
+            self.index = (await asyncio.to_thread(SearchIndex, entries) if len(entries) > THREAD_MIN
+                          else SearchIndex(entries))
         self.cursor, self.recent, self.synced = cursor, {i for i, _ in rows if i <= cursor}, token
         self.build_seconds = time.perf_counter() - started
         log.info("search index of %d %ss built in %.2f s", len(self.index), self.kind, self.build_seconds)

@@ -36,6 +36,8 @@ FUZZY_SUGGEST = 60.0  # worth offering as "did you mean"
 FUZZY_RESOLVE = 80.0  # good enough to answer without asking...
 FUZZY_MARGIN = 3.0  # ...when clearly ahead of the runner-up
 _WORD = re.compile(r"[^\w]+", re.UNICODE)
+# In ASCII, what _WORD and the underscore make a space: all but letters and digits (lower case, once folded)
+_ASCII_SPACES = bytes(c if chr(c).isalnum() and not chr(c).isupper() else 32 for c in range(256))
 # Typo suggestions are only worth their cost when names and prefixes found little.
 FUZZY_WHEN_FEWER = 5
 # Below this many names, typo search scores every name with rapidfuzz's WRatio (C, but about 1.3 µs a name:
@@ -60,9 +62,11 @@ _ALTS_MAX = (1 << _ALT_BITS) - 1
 def normalise(text: str) -> str:
     """Case-, accent- and punctuation-insensitive form: 'Chapter 3 – Parabellum' -> 'chapter 3 parabellum'."""
     folded = text.casefold()
-    if not folded.isascii():  # NFKD and the combining marks only matter outside ASCII (the slow part)
-        decomposed = unicodedata.normalize("NFKD", folded)
-        folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if folded.isascii():  # most names: a byte table, 4x faster than the regex (300,000 names at start)
+        return " ".join(folded.encode("ascii").translate(_ASCII_SPACES).decode("ascii").split())
+    # NFKD and the combining marks only matter outside ASCII (the slow part)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(_WORD.sub(" ", folded).replace("_", " ").split())
 
 
@@ -366,6 +370,7 @@ class SearchIndex:
         choices: list[tuple[str, int]] = []
         # In slug order, so that every list below is built in rank order and needs one sort by key at most.
         replacing = bool(self._by_slug or self.hidden)
+        intern = sys.intern
         for entry in sorted(entries, key=attrgetter("slug")):
             if replacing:
                 self._remove(entry.slug)
@@ -373,8 +378,8 @@ class SearchIndex:
                 self.hidden.add(entry.slug)
                 continue
             eid = self._free.pop() if self._free else len(self._entries)
-            texts = (entry.name, *entry.aliases[:_ALTS_MAX - 1])
-            norms = tuple(normalise(text) for text in texts)
+            norms = ((normalise(entry.name),) if not entry.aliases  # most entries
+                     else tuple(normalise(text) for text in (entry.name, *entry.aliases[:_ALTS_MAX - 1])))
             held = norms[0] if len(norms) == 1 else norms
             if eid == len(self._entries):
                 self._entries.append(entry)
@@ -388,7 +393,8 @@ class SearchIndex:
                 cid = eid << _ALT_BITS | alt
                 whole.append((norm, cid))
                 # 450,000 tails of 300,000 names are 80,000 texts ('reddick', 'chapter 2'): one copy of each
-                tails.extend((sys.intern(tail), cid) for tail in _tails(norm))
+                if " " in norm:
+                    tails.extend([(intern(tail), cid) for tail in _tails(norm)])
                 choices.append((norm, cid))
                 self._choices += 1
             slug_form = _odd_slug_form(entry.slug)

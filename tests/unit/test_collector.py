@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 
+import pytest
+
+from bot import collector as collector_module
 from bot.collector import IdleCollector
 
 
@@ -72,3 +75,28 @@ async def test_outside_a_task_it_does_nothing():
     asyncio.get_running_loop().call_soon(lambda: (collector.answering(), called.set()))  # a callback, no task
     await called.wait()
     assert collector.busy == 0
+
+
+def test_collection_pauses_for_overlapping_builds_and_resumes_once_at_the_last_end():
+    assert gc.isenabled()
+    first, second = collector_module.paused(), collector_module.paused()
+    first.__enter__()
+    assert not gc.isenabled()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second build is still under way
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_module.paused():
+        raise RuntimeError("a failed build")
+    assert gc.isenabled()  # a failed build resumes it too
+
+
+def test_a_pause_leaves_collection_off_when_it_was_off():
+    gc.disable()
+    try:
+        with collector_module.paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -1,6 +1,5 @@
 import copy
 import random
-from dataclasses import replace
 
 import pytest
 
@@ -190,7 +189,7 @@ def test_updates_in_place_answer_as_a_fresh_build(word_index_min):
         added = [SearchEntry(f"new-{step}-{i}", f"New Name {rng.randint(0, 99)} Harbor", ("nn",)) for i in range(40)]
         # Two common words the last step's "harbr engin" intersected (and remembered as sets) gain names.
         added += [SearchEntry(f"he-{step}-{i}", f"Harbor Engine {step}{i}") for i in range(5)]
-        changed = [replace(entries[slug], name=f"Renamed {slug}", aliases=("Eve Crown",))
+        changed = [entries[slug]._replace(name=f"Renamed {slug}", aliases=("Eve Crown",))
                    for slug in rng.sample(sorted(entries), 30)]
         removed = rng.sample(sorted(entries), 50)
         removed = [slug for slug in removed if slug not in {e.slug for e in changed}]
