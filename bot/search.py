@@ -626,7 +626,7 @@ class SearchIndex:
             for k, w in enumerate(weights):  # summed as `read` sums them: the same float
                 raw += per_token.get(k, 0.0) * w
             base = raw / total  # then times the coverage, as `read` computes it
-            return lambda cid: base * (0.9 + 0.1 * min(1.0, share / (norm(cid).count(" ") + 1)))
+            return lambda cid: base * coverage(norm(cid).count(" ") + 1)
 
         segments: list[tuple[Iterable[int], Callable[[int], float]]] = []
         pair: list[int] = []  # the two typed words, when the names they share are all walked first
