@@ -15,6 +15,7 @@ bounded work whatever the catalog size:
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import re
 import sys
@@ -57,6 +58,7 @@ WALK_SCAN = 64  # keys read past a prefix's first to tell which lengths it has, 
 _BUCKETS = 40  # prefix keys longer than this share one bucket (in name order, not length order)
 _ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases); 32 bits
 _ALTS_MAX = (1 << _ALT_BITS) - 1
+_COVERAGES = 128  # names with fewer spaces have their coverage factor looked up
 
 
 def normalise(text: str) -> str:
@@ -321,16 +323,14 @@ class _Words:
         return sorted(found, key=lambda wid: (-found[wid], self.words[wid]))
 
 
-def _walk(segments: list[tuple[Iterable[int], Callable[[int], float]]], budget: int) -> Iterator[tuple[int, float]]:
-    """Each name of the segments once (the first segment it is in scores it), until `budget` names."""
-    seen: set[int] = set()
-    for cids, prescore in segments:
-        for cid in cids:
-            if cid not in seen:
-                seen.add(cid)
-                yield cid, prescore(cid)
-                if len(seen) >= budget:
-                    return
+@functools.cache
+def _coverages(share: int) -> tuple[float, ...]:
+    """word_score's coverage factor for `share` typed words, by the number of spaces in a name (0..127)."""
+    return tuple(_coverage(share, spaces + 1) for spaces in range(_COVERAGES))
+
+
+def _coverage(share: int, words_in_name: int) -> float:
+    return 0.9 + 0.1 * min(1.0, share / words_in_name)
 
 
 def _deletions(word: str) -> list[str]:
@@ -560,17 +560,17 @@ class SearchIndex:
         # is a read from a big index that is rarely in the CPU's cache).
         budget = min(CANDIDATES_MAX, max(CANDIDATES_MIN, 4 * wanted))
         if len(variants) == 1:  # each name once: no best-of to keep
-            return [cid for cid, _ in heapq.nlargest(wanted, self._word_prescores(tokens, cutoff, budget),
-                                                     key=itemgetter(1))]
+            return [cid for cid, _ in self._word_prescores(tokens, cutoff, budget, wanted)]
         for variant in variants:
             for cid, score in self._word_prescores(variant, cutoff, budget):
                 if score > scores.get(cid, -1.0):
                     scores[cid] = score
         return heapq.nlargest(wanted, scores, key=scores.__getitem__)
 
-    def _word_prescores(self, tokens: list[str], cutoff: float,
-                        budget: int = CANDIDATES_MAX) -> Iterator[tuple[int, float]]:
-        """Choices sharing enough words with the typed ones, with word_score's estimate from those words.
+    def _word_prescores(self, tokens: list[str], cutoff: float, budget: int = CANDIDATES_MAX,
+                        wanted: int = 0) -> list[tuple[int, float]]:
+        """Choices sharing enough words with the typed ones, with word_score's estimate from those words
+        (with `wanted`, only the best `wanted` of them, best first: see _walk).
 
         A choice reaches `cutoff` only if the typed words it matches weigh (by length) at least
         cutoff% of the query; so the candidates come from the rarest typed words alone, just enough of
@@ -585,11 +585,8 @@ class SearchIndex:
         norm = self._norm
         if len(tokens) == 1:  # only the name's word count is left to read
             found = matches[0]
-
-            def one_word(score: float) -> Callable[[int], float]:
-                return lambda cid: score * (0.9 + 0.1 * min(1.0, 1 / (norm(cid).count(" ") + 1)))
-
-            return _walk([(words.postings[wid], one_word(found[wid])) for wid in words.best_first(found)], budget)
+            return self._walk([(words.postings[wid], found[wid], found[wid]) for wid in words.best_first(found)],
+                              1, budget, wanted)
         weights = [len(token) for token in tokens]
         total = sum(weights)
         need = cutoff / 100.0 * total
@@ -611,24 +608,27 @@ class SearchIndex:
         zeros = repeat(0.0)
         share = len(tokens)
 
-        def coverage(words_in_name: int) -> float:
-            return 0.9 + 0.1 * min(1.0, share / words_in_name)
+        read_bound = 0.0  # as `read` sums, with each typed word's best score and a coverage of 1
+        for m, w in zip(matches, weights, strict=True):
+            read_bound += max(m.values(), default=0.0) * w
+        read_bound /= total
 
         def read(cid: int) -> float:  # every typed word by the best of the name's words
             name_words = norm(cid).split(" ")
             raw = 0.0
             for score, w in scored:
                 raw += max(map(score, name_words, zeros)) * w
-            return raw / total * coverage(len(name_words))
+            return raw / total * _coverage(share, len(name_words))
 
-        def known(per_token: dict[int, float]) -> Callable[[int], float]:  # the typed words' scores are known
+        def known(per_token: dict[int, float]) -> tuple[float, float]:  # the typed words' scores are known
             raw = 0.0
             for k, w in enumerate(weights):  # summed as `read` sums them: the same float
                 raw += per_token.get(k, 0.0) * w
-            base = raw / total  # then times the coverage, as `read` computes it
-            return lambda cid: base * coverage(norm(cid).count(" ") + 1)
+            base = raw / total  # _walk then multiplies it by the coverage, as `read` does
+            return base, base
 
-        segments: list[tuple[Iterable[int], Callable[[int], float]]] = []
+        segments: list[tuple[Iterable[int], float | Callable[[int], float], float]] = []
+        by_reading = (read, read_bound)
         pair: list[int] = []  # the two typed words, when the names they share are all walked first
         if sum(sizes[k] for k in chosen) > budget:
             common = [k for k in order if matches[k] and sizes[k] <= INTERSECT_MAX]
@@ -643,14 +643,65 @@ class SearchIndex:
                 # score alike (a typed prefix's words all score 100).
                 alike = set(matches[pair[1]].values()) if pair else set()
                 for wid in words.best_first(first):
-                    prescore = known({common[0]: first[wid], pair[1]: min(alike)}) if len(alike) == 1 else read
-                    segments.append((filter(shared.__contains__, words.postings[wid]), prescore))
+                    scores = known({common[0]: first[wid], pair[1]: min(alike)}) if len(alike) == 1 else by_reading
+                    segments.append((filter(shared.__contains__, words.postings[wid]), *scores))
         for k in chosen:
             found = matches[k]
             for wid in words.best_first(found):
                 # Outside the shared names, the pair's other word matches none of the name's words: it scores 0.
-                segments.append((words.postings[wid], known({k: found[wid]}) if k in pair else read))
-        return _walk(segments, budget)
+                segments.append((words.postings[wid], *(known({k: found[wid]}) if k in pair else by_reading)))
+        return self._walk(segments, share, budget, wanted)
+
+    def _walk(self, segments: list[tuple[Iterable[int], float | Callable[[int], float], float]], share: int,
+              budget: int, wanted: int = 0) -> list[tuple[int, float]]:
+        """Each name of the segments once, with its prescore from the first segment it is in, until `budget`
+        names: all of them in the order met or, with `wanted`, the best `wanted` (a tie keeps the name met
+        first), best first.
+
+        A segment is (names, prescore, bound). The prescore is a function of the name, or a number that the
+        coverage factor of the name's word count (of `share` typed words) multiplies. No name of the segment
+        prescores above `bound`: with `wanted`, the walk stops once no name left could enter the best.
+        """
+        norms, coverages = self._norms, _coverages(share)
+        rest: list[float] = []  # the best bound of each segment and those after it
+        for *_, bound in reversed(segments):
+            rest.append(max(bound, rest[-1]) if rest else bound)
+        rest.reverse()
+        seen: set[int] = set()
+        walked: list[tuple[int, float]] = []
+        best: list[tuple[float, int, int]] = []  # with `wanted`: (prescore, -order met, name), a min-heap
+        floor = -1.0  # the lowest prescore in `best` once it holds `wanted`
+        for (cids, prescore, _), ahead in zip(segments, rest, strict=True):
+            if floor >= ahead:
+                break
+            read = None if prescore.__class__ is float else prescore
+            for cid in cids:
+                if cid in seen:
+                    continue
+                seen.add(cid)
+                if read is None:
+                    held = norms[cid >> _ALT_BITS]
+                    spaces = (held if held.__class__ is str else held[cid & _ALTS_MAX]).count(" ")
+                    score = prescore * (coverages[spaces] if spaces < _COVERAGES else _coverage(share, spaces + 1))
+                else:
+                    score = read(cid)
+                if not wanted:
+                    walked.append((cid, score))
+                elif len(best) < wanted:
+                    heapq.heappush(best, (score, -len(seen), cid))
+                    if len(best) == wanted:
+                        floor = best[0][0]
+                elif score > floor:
+                    heapq.heapreplace(best, (score, -len(seen), cid))
+                    floor = best[0][0]
+                if len(seen) >= budget or floor >= ahead:
+                    break
+            else:
+                continue
+            break
+        if wanted:
+            return [(cid, score) for score, _, cid in sorted(best, reverse=True)]
+        return walked
 
     def resolve(self, query: str) -> SearchEntry | None:
         """The one entry the member meant, or None when nothing is close enough."""
