@@ -766,7 +766,7 @@ def word_score(query: str, choice: str) -> float:
 def word_scorer(query: str) -> Callable[[str], float]:
     """word_score(query, ·): the query's words are split and weighed once, for the 25 choices it is scored on."""
     tokens = [(" " + token, token, len(token)) for token in query.split(" ")]
-    share = len(tokens)
+    share, query_size = len(tokens), len(query)
     ratio, extract_one = fuzz.ratio, process.extractOne
 
     def score(choice: str) -> float:
@@ -784,7 +784,13 @@ def word_scorer(query: str) -> Callable[[str], float]:
             weight += size
         # A choice with many words the query does not mention is a slightly worse fit.
         coverage = min(1.0, share / (choice.count(" ") + 1))
-        return max((total / weight if weight else 0.0) * (0.9 + 0.1 * coverage), ratio(query, choice))
+        by_words = (total / weight if weight else 0.0) * (0.9 + 0.1 * coverage)
+        # The whole strings' ratio is at most 200 * the shorter length / both lengths (rapidfuzz's Indel
+        # distance is at least their difference): not worth computing when that cannot beat the words.
+        size = len(choice)
+        if 200.0 * min(size, query_size) / (size + query_size) < by_words - 1e-6:
+            return by_words
+        return max(by_words, ratio(query, choice))
 
     return score
 

@@ -53,8 +53,21 @@ def _query(value: str, noun: str, example: str) -> str:
     return value
 
 
+_NAMES_MAX = 1 << 14  # choice names remembered (a keystroke offers the names the one before it did, mostly)
+_names: dict[tuple[str, tuple[str, ...]], str] = {}
+
+
 def _choices(entries: list[models.SearchEntry]) -> list[app_commands.Choice[str]]:
-    return [app_commands.Choice(name=choice_name(e.name, e.extra), value=e.slug) for e in entries[:CHOICES_MAX]]
+    out = []
+    for entry in entries[:CHOICES_MAX]:
+        key = (entry.name, entry.extra)
+        name = _names.get(key)
+        if name is None:
+            if len(_names) >= _NAMES_MAX:
+                _names.clear()
+            name = _names[key] = choice_name(*key)
+        out.append(app_commands.Choice(name=name, value=entry.slug))
+    return out
 
 
 class TitleTransformer(app_commands.Transformer):

@@ -256,3 +256,26 @@ async def test_the_catalog_updates_its_global_indexes_in_place(loaded, john_wick
     assert _answers(titles, asked) == _answers(fresh_titles, asked)
     assert _answers(people, ["ada", "countess", "keanu", "reddick"]) == _answers(fresh_people,
                                                                                 ["ada", "countess", "keanu", "reddick"])
+
+
+def _word_score_by_definition(query: str, choice: str) -> float:
+    """word_score as its docstring defines it, with every ratio computed (no shortcut)."""
+    from rapidfuzz import fuzz
+
+    tokens, words = query.split(" "), choice.split(" ")
+    total = sum((100.0 if any(w.startswith(t) for w in words) else max(fuzz.ratio(t, w) for w in words)) * len(t)
+                for t in tokens)
+    by_words = total / sum(map(len, tokens)) * (0.9 + 0.1 * min(1.0, len(tokens) / len(words)))
+    return max(by_words, fuzz.ratio(query, choice))
+
+
+def test_word_score_is_its_definition_on_random_pairs():
+    # word_scorer skips the whole strings' ratio when its bound cannot beat the words: never a different score.
+    rng = random.Random(7)
+    vocabulary = ["john", "jhon", "wick", "wi", "ballerina", "balerina", "a", "the", "continental", "chapter",
+                  "4", "lance", "reddick", "redick", "keanu", "reeves", "x", "parabellum"]
+    for _ in range(3000):
+        query = " ".join(rng.choices(vocabulary, k=rng.randint(1, 3)))
+        choice = " ".join(rng.choices(vocabulary, k=rng.randint(1, 6)))
+        assert search.word_score(query, choice) == pytest.approx(_word_score_by_definition(query, choice), abs=1e-9), \
+            (query, choice)
