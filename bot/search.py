@@ -145,6 +145,11 @@ class _Prefixes:
             if at < len(self._all) and self._all[at] == key:
                 del self._all[at]
 
+    def first(self, query: str) -> int:
+        """Where the first key starting with `query` is in `_all`, or -1 when none does (one bisect)."""
+        at = bisect.bisect_left(self._all, query)
+        return at if at < len(self._all) and self._all[at].startswith(query) else -1
+
     def equal(self, key: str) -> list[int]:
         """The choice ids whose key is exactly `key`, in rank order."""
         b = min(len(key), _BUCKETS)
@@ -155,11 +160,12 @@ class _Prefixes:
             hi += 1
         return list(self._owners[b][lo:hi])
 
-    def walk(self, query: str, per_length: int) -> Iterator[list[tuple[str, int]]]:
+    def walk(self, query: str, per_length: int, at: int | None = None) -> Iterator[list[tuple[str, int]]]:
         """For each key length, shortest first, the (key, choice id) pairs whose key starts with `query`
-        (at most `per_length` of them); lengths without any are skipped."""
-        at = bisect.bisect_left(self._all, query)
-        if at == len(self._all) or not self._all[at].startswith(query):
+        (at most `per_length` of them); lengths without any are skipped. `at`: first(query), when known."""
+        if at is None:
+            at = self.first(query)
+        if at < 0:
             return
         # The keys starting with it sit together in `_all`: when there are few, their lengths name the only
         # buckets worth a bisect (a name typed in full has one or two, against up to 40 lengths to look at).
@@ -521,7 +527,9 @@ class SearchIndex:
             eid = self._by_slug.get(slug)
             if eid is not None:
                 offer(eid << _ALT_BITS, EXACT, 100.0)
-        for cid in self._whole.equal(q):
+        # A name equal to what was typed starts with it: one bisect tells a typo that neither look-up has any.
+        starts = self._whole.first(q)
+        for cid in self._whole.equal(q) if starts >= 0 else ():
             offer(cid, EXACT, 100.0)
         held = self._exact.get(q)
         for cid in () if held is None else (held,) if isinstance(held, int) else held:
@@ -532,7 +540,7 @@ class SearchIndex:
             if len(best) >= limit:
                 break
             # Keys of one length score alike and rank by the entry's name: look at several per length.
-            for found in prefixes.walk(q, limit * 4):
+            for found in prefixes.walk(q, limit * 4, starts if prefixes is self._whole else None):
                 for key, cid in found:
                     offer(cid, tier, 100.0 * len(q) / len(key))
                 if len(best) >= limit:
