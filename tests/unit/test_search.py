@@ -279,3 +279,21 @@ def test_word_score_is_its_definition_on_random_pairs():
         choice = " ".join(rng.choices(vocabulary, k=rng.randint(1, 6)))
         assert search.word_score(query, choice) == pytest.approx(_word_score_by_definition(query, choice), abs=1e-9), \
             (query, choice)
+
+
+def test_a_finished_word_is_looked_up_again_after_an_update():
+    """The matches of a word typed before a space are remembered between keystrokes, never past a change."""
+    entries = [SearchEntry("he", "Harbor Engine"), SearchEntry("ot", "Other Thing")]
+    index = SearchIndex(entries, word_index_min=0)
+    queries_asked = ("harbr engin", "harbr zzz", "harbor engine", "harbr")  # 'zzz' matches nothing
+    before = [index.search(q) for q in queries_asked]
+    assert index._words._finished  # 'harbr' and 'harbor' were remembered
+    assert index.search("harbr engin") == before[0]  # and answer the same again
+    for added, removed in (([SearchEntry("hw", "Harbr Works")], []), ([], ["he"]), ([], ["hw"])):
+        entries = [e for e in entries if e.slug not in removed] + added
+        index.update(added, removed=removed)
+        fresh = SearchIndex(entries, word_index_min=0)
+        for query in queries_asked:
+            assert index.search(query) == fresh.search(query), (query, added, removed)
+        if added:
+            assert [h.entry.slug for h in index.search("harbr zzz")] == ["hw"]  # found by its word "harbr" alone
