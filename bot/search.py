@@ -546,8 +546,12 @@ class SearchIndex:
             eid = self._by_slug.get(slug)
             if eid is not None:
                 offer(eid << _ALT_BITS, EXACT, 100.0)
+        # A name, or its part from some word on, starts with what was typed only if every word before the last
+        # is one of its words: a dict look-up each, before any bisect of the big sorted lists ('jhon wi').
+        ids = self._words.ids
+        spelt = all(word in ids for word in q.split(" ")[:-1])
         # A name equal to what was typed starts with it: one bisect tells a typo that neither look-up has any.
-        starts = self._whole.first(q)
+        starts = self._whole.first(q) if spelt else -1
         for cid in self._whole.equal(q) if starts >= 0 else ():
             offer(cid, EXACT, 100.0)
         held = self._exact.get(q)
@@ -556,7 +560,7 @@ class SearchIndex:
         # Prefix of a whole name/alias (tier 1), then of its n-th word onwards (tier 2): a tier-2 hit never
         # beats a tier-1 one, so the tails are only walked when the names found too few.
         for tier, prefixes in ((PREFIX, self._whole), (WORD_PREFIX, self._tails)):
-            if len(best) >= limit:
+            if len(best) >= limit or not spelt:
                 break
             # Keys of one length score alike and rank by the entry's name: look at several per length.
             for found in prefixes.walk(q, limit * 4, starts if prefixes is self._whole else None):
