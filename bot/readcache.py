@@ -36,11 +36,13 @@ class ReadCache:
         self.hits = self.misses = 0
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
+        """The query of that name, made once: kept on the instance, so the next look-up does not come here."""
         function = getattr(queries, name)
         if name not in CACHED:
             async def passthrough(*args: Any, **kwargs: Any) -> Any:
                 return await function(self.store, *args, **kwargs)
 
+            setattr(self, name, passthrough)
             return passthrough
 
         async def cached(*args: Any, **kwargs: Any) -> Any:
@@ -48,7 +50,8 @@ class ReadCache:
             if token != self._token:
                 self._data.clear()
                 self._token = token
-            key = (name, tuple(_key(a) for a in args), tuple(sorted((k, _key(v)) for k, v in kwargs.items())))
+            key = (name, tuple(map(_key, args)),
+                   tuple(sorted((k, _key(v)) for k, v in kwargs.items())) if kwargs else ())
             try:
                 value = self._data[key]
                 self._data.move_to_end(key)
@@ -61,4 +64,5 @@ class ReadCache:
                     self._data.popitem(last=False)
             return list(value) if isinstance(value, list) else value
 
+        setattr(self, name, cached)
         return cached
