@@ -54,7 +54,7 @@ PREFIX_WORDS_MAX = 32  # words of the vocabulary a typed word is taken as the pr
 TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
 TYPING_WORDS_MAX = 128  # words compared with the unfinished last word of a query, at most
 TYPING_MIN = 75.0  # how close the start of a word must be to an unfinished typed word
-FINISHED_MAX = 512  # finished typed words whose matches are remembered
+LOOKED_UP_MAX = 512  # typed words whose matches are remembered
 WALK_SCAN = 64  # keys read past a prefix's first to tell which lengths it has, at most
 _BUCKETS = 40  # prefix keys longer than this share one bucket (in name order, not length order)
 _ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases); 32 bits
@@ -212,9 +212,9 @@ class _Words:
         # make than to intersect. Dropped for a word as soon as its postings change.
         self._sets: OrderedDict[int, frozenset[int]] = OrderedDict()
         self._set_items = 0
-        # The matches of the words a member has finished typing: each keystroke after 'jhon ' looks 'jhon' up
-        # again, and so does the command it ends with. Emptied whenever a word's names change.
-        self._finished: OrderedDict[str, dict[int, float]] = OrderedDict()
+        # The matches of the words last typed: each keystroke after 'jhon ' looks 'jhon' up again, and the
+        # command a member sends repeats the words of its last keystroke. Emptied whenever a word's names change.
+        self._looked_up: OrderedDict[tuple[str, bool], dict[int, float]] = OrderedDict()
 
     def _word_id(self, word: str, batch: list[str]) -> int:
         wid = self.ids.get(word)
@@ -236,7 +236,7 @@ class _Words:
 
     def add_many(self, choices: list[tuple[str, int]]) -> None:
         """Index these (normalised text, choice id) pairs, given in `order`."""
-        self._finished.clear()
+        self._looked_up.clear()
         batch: list[str] = []  # the words to add to `sorted`: new ones, and known ones that had no names left
         new: dict[int, list[int]] = {}
         known = len(self.words)
@@ -263,7 +263,7 @@ class _Words:
             self.sorted = sorted([*self.sorted, *batch])
 
     def remove(self, norm: str, cid: int) -> None:
-        self._finished.clear()
+        self._looked_up.clear()
         for word in dict.fromkeys(norm.split(" ")):
             wid = self.ids.get(word)
             if wid is not None:
@@ -281,17 +281,16 @@ class _Words:
         """Word id -> how well it matches the typed word (100 when the word starts with it, as
         word_score counts it; else rapidfuzz's ratio), for the words worth looking at. `typing`: the
         word may be unfinished ('balerin'), so words whose start is one typo away count too. The caller
-        must not change the dict: a finished word's is remembered."""
-        if not typing:
-            found = self._finished.get(token)
-            if found is None:
-                found = self._finished[token] = self._matches(token, typing=False)
-                if len(self._finished) > FINISHED_MAX:
-                    self._finished.popitem(last=False)
-            else:
-                self._finished.move_to_end(token)
-            return found
-        return self._matches(token, typing=True)
+        must not change the dict: it is remembered."""
+        key = (token, typing)
+        found = self._looked_up.get(key)
+        if found is None:
+            found = self._looked_up[key] = self._matches(token, typing=typing)
+            if len(self._looked_up) > LOOKED_UP_MAX:
+                self._looked_up.popitem(last=False)
+        else:
+            self._looked_up.move_to_end(key)
+        return found
 
     def _matches(self, token: str, *, typing: bool) -> dict[int, float]:
         found: dict[int, float] = {}
