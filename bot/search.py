@@ -795,21 +795,28 @@ def word_score(query: str, choice: str) -> float:
 
 def word_scorer(query: str) -> Callable[[str], float]:
     """word_score(query, ·): the query's words are split and weighed once, for the 25 choices it is scored on."""
-    tokens = [(" " + token, token, len(token)) for token in query.split(" ")]
+    # Each typed word with the ratios it already has: the choices scored for one query share many words.
+    tokens = [(" " + token, token, len(token), {}) for token in query.split(" ")]
     share, query_size = len(tokens), len(query)
-    ratio, extract_one = fuzz.ratio, process.extractOne
+    ratio = fuzz.ratio
 
     def score(choice: str) -> float:
         spaced = " " + choice
         words = None
         total = weight = 0.0
-        for spaced_token, token, size in tokens:
+        for spaced_token, token, size, known in tokens:
             if spaced_token in spaced:  # some word starts with it (words are one space apart)
                 best = 100.0
-            else:  # the closest word, compared in C
+            else:  # the closest word (rapidfuzz's ratio, in C, once per word)
                 if words is None:
                     words = choice.split(" ")
-                best = extract_one(token, words, scorer=ratio, processor=None)[1]
+                best = 0.0
+                for word in words:
+                    held = known.get(word)
+                    if held is None:
+                        held = known[word] = ratio(token, word)
+                    if held > best:
+                        best = held
             total += best * size
             weight += size
         # A choice with many words the query does not mention is a slightly worse fit.
