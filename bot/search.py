@@ -698,17 +698,20 @@ class SearchIndex:
             rest.append(max(bound, rest[-1]) if rest else bound)
         rest.reverse()
         seen: set[int] = set()
+        met = 0  # len(seen)
         walked: list[tuple[int, float]] = []
         best: list[tuple[float, int, int]] = []  # with `wanted`: (prescore, -order met, name), a min-heap
-        floor = -1.0  # the lowest prescore in `best` once it holds `wanted`
+        room = wanted  # places left in `best`
+        floor = -1.0  # the lowest prescore in `best` once it is full
         for (cids, prescore, _), ahead in zip(segments, rest, strict=True):
-            if floor >= ahead:
+            if floor >= ahead or met >= budget:
                 break
             read = None if prescore.__class__ is float else prescore
             for cid in cids:
                 if cid in seen:
                     continue
                 seen.add(cid)
+                met += 1
                 if read is None:
                     held = norms[cid >> _ALT_BITS]
                     spaces = (held if held.__class__ is str else held[cid & _ALTS_MAX]).count(" ")
@@ -717,18 +720,16 @@ class SearchIndex:
                     score = read(cid)
                 if not wanted:
                     walked.append((cid, score))
-                elif len(best) < wanted:
-                    heapq.heappush(best, (score, -len(seen), cid))
-                    if len(best) == wanted:
+                elif room:
+                    heapq.heappush(best, (score, -met, cid))
+                    room -= 1
+                    if not room:
                         floor = best[0][0]
                 elif score > floor:
-                    heapq.heapreplace(best, (score, -len(seen), cid))
+                    heapq.heapreplace(best, (score, -met, cid))
                     floor = best[0][0]
-                if len(seen) >= budget or floor >= ahead:
-                    break
-            else:
-                continue
-            break
+                if met >= budget or floor >= ahead:
+                    break  # and the check above ends the walk
         if wanted:
             return [(cid, score) for score, _, cid in sorted(best, reverse=True)]
         return walked
