@@ -387,20 +387,16 @@ def crew_pages(title: models.Title, credits: Sequence[models.Credit], source_nam
 def person_pages(person: models.Person, credits: Sequence[models.Credit], years: dict[int, int],
                  source_names: dict[str, str]) -> PageList:
     lines = []
-    shown = _memo.get  # safe()'s memo, read here first: a well-known actor has a hundred lines of names
-    for credit in credits:  # one f-string a line
+    for credit in credits:  # one f-string a line: a well-known actor has a hundred
         title = credit.title
-        name = title.name
-        name = (shown(name) if len(name) <= 100 else None) or safe(name, 100)
         year = years.get(title.id)
         when = f" ({year})" if year else ""
         if credit.kind == "cast":
-            role = credit.character
-            role = f" — as {(shown(role) if len(role) <= 100 else None) or safe(role, 100)}" if role else " — cast"
+            role = f" — as {safe(credit.character, 100)}" if credit.character else " — cast"
         else:
             role = f" — {safe(credit.job, 100)}"
         note = f" _({safe(credit.note, 200)})_" if credit.note else ""
-        lines.append(f"**{name}**{when}{role}{note}")
+        lines.append(f"**{safe(title.name, 100)}**{when}{role}{note}")
     description = safe(person.bio, 1000) if person.bio else ""
     if not lines:
         lines = ["No credits in the catalog."]

@@ -7,6 +7,7 @@ choices, names are at most 100 characters and values are stable slugs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -53,21 +54,12 @@ def _query(value: str, noun: str, example: str) -> str:
     return value
 
 
-_NAMES_MAX = 1 << 14  # choice names remembered (a keystroke offers the names the one before it did, mostly)
-_names: dict[tuple[str, tuple[str, ...]], str] = {}
+# A keystroke offers mostly the names the one before it did: their labels are made once (in C, lru_cache).
+_choice_label = functools.lru_cache(maxsize=1 << 14)(choice_name)
 
 
 def _choices(entries: list[models.SearchEntry]) -> list[app_commands.Choice[str]]:
-    out = []
-    for entry in entries[:CHOICES_MAX]:
-        key = (entry.name, entry.extra)
-        name = _names.get(key)
-        if name is None:
-            if len(_names) >= _NAMES_MAX:
-                _names.clear()
-            name = _names[key] = choice_name(*key)
-        out.append(app_commands.Choice(name=name, value=entry.slug))
-    return out
+    return [app_commands.Choice(name=_choice_label(e.name, e.extra), value=e.slug) for e in entries[:CHOICES_MAX]]
 
 
 class TitleTransformer(app_commands.Transformer):
