@@ -139,7 +139,9 @@ class _Indexes:
 
 def _search(indexes: list[SearchIndex], query: str, limit: int) -> list[Hit]:
     """Search a guild's index and the global one; the guild's entries (and hidden slugs) shadow."""
-    hidden = indexes[0].hidden if len(indexes) > 1 else frozenset()
+    if len(indexes) == 1:  # its hits are one per entry and in order already
+        return indexes[0].search(query, limit)
+    hidden = indexes[0].hidden
     return merge([ix.search(query, limit + len(hidden)) for ix in indexes], limit, hidden)
 
 

@@ -85,6 +85,7 @@ class Hit(NamedTuple):  # a tuple: made several times per keystroke, three times
 
 
 Rank = Callable[[int], tuple[Any, ...]]
+_HIT_KEY = Hit.key.fget  # sorted(hits, key=_HIT_KEY): one call a hit, not a lambda and the property
 
 
 class _Prefixes:
@@ -523,11 +524,19 @@ class SearchIndex:
             # With real prefix hits, only close typos are worth adding after them.
             cutoff = max(fuzzy_cutoff, FUZZY_RESOLVE) if best else fuzzy_cutoff
             score_of = word_scorer(q)
+            norms, entries = self._norms, self._entries
             for cid in self._typo_candidates(q, limit, cutoff):
-                score = score_of(self._norm(cid))
-                if score >= cutoff:  # _offer keeps a better tier the entry already has
-                    self._offer(best, cid, FUZZY, score)
-        return sorted(best.values(), key=lambda h: h.key)[:limit]
+                held = norms[cid >> _ALT_BITS]
+                alt = cid & _ALTS_MAX
+                score = score_of(held if held.__class__ is str else held[alt])
+                if score >= cutoff:  # as _offer, inline (25 a keystroke): a better tier the entry has stays
+                    entry = entries[cid >> _ALT_BITS]
+                    assert entry is not None
+                    hit = Hit(entry, FUZZY, score, entry.name if alt == 0 else entry.aliases[alt - 1])
+                    kept = best.get(entry.slug)
+                    if kept is None or hit.key < kept.key:
+                        best[entry.slug] = hit
+        return sorted(best.values(), key=_HIT_KEY)[:limit]
 
     def _offer(self, best: dict[str, Hit], cid: int, tier: int, score: float) -> None:
         entry, text = self._owner(cid)
