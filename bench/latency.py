@@ -521,6 +521,7 @@ async def _bench(args: argparse.Namespace, cases: list[Case]) -> int:
                 print(f"bot connected and commands synced in {time.perf_counter() - started:.2f} s")
                 print_memory(bot)
                 if args.no_idle_gc:  # the garbage collector as CPython runs it alone, to compare
+                    bot.collector.uninstall()  # CPython's own young threshold back
                     bot.collector = None
                 size = catalog_size(database)
                 print("catalog: " + ", ".join(f"{k} {v:,}" for k, v in size.items()))
@@ -545,8 +546,9 @@ async def _bench(args: argparse.Namespace, cases: list[Case]) -> int:
                       f"target p99/noop <= {TARGET_P99_RATIO}):\n")
                 met = print_table(rows)
                 if bot.collector is not None:
-                    young, middle = bot.collector.collections
-                    print(f"\ngarbage collections between answers: {young} young, {middle} middle generation")
+                    young, middle, full = bot.collector.collections
+                    print(f"\ngarbage collections between answers: {young} young, {middle} middle, {full} full; "
+                          "while answering (automatic): {} young, {} middle, {} full".format(*bot.collector.during))
                 for case in cases:
                     if case.bad:
                         kinds = sorted(set(case.bad))

@@ -91,7 +91,7 @@ class Marquee(commands.AutoShardedBot):
         self.store = store
         self.clock = clock
         self.reads = ReadCache(store)
-        self.collector = IdleCollector()  # garbage collections between answers, not during them
+        self.collector: IdleCollector | None = IdleCollector()  # garbage collections between answers, not during them
         self.catalog = Catalog(store, self.reads)
         self.initial_extensions = extensions
         self.sync_commands = sync_commands
@@ -177,6 +177,8 @@ class Marquee(commands.AutoShardedBot):
         await self.scheduler.stop()
         await self.feed.stop()
         await super().close()
+        if self.collector is not None:
+            self.collector.uninstall()
 
     async def refresh_tmdb(self) -> RefreshResult:
         """Rebuild every TMDB import from TMDB now. A moved date is recorded like any other move, and the
@@ -258,5 +260,7 @@ class Marquee(commands.AutoShardedBot):
         # garbage collector's way, so its full collections stop pausing the event loop for a tenth of a second
         # at 10,000 channels (a pause that makes posts miss their request slots, and bunch).
         gc.freeze()
+        if self.collector is not None:  # None: a benchmark compares without it
+            self.collector.install()  # from now on, collections run between answers (bot/collector.py)
         for guild in self.guilds:  # changes made while this process was down: the Events tab catches up
             self.events.soon(guild.id)

@@ -1,33 +1,68 @@
 """Garbage collection between answers instead of in the middle of them.
 
 CPython collects its youngest generation whenever 700 more container objects are alive than at the last
-collection, wherever the program happens to be. An autocomplete answer of 25 choices makes a few hundred of
-them (discord.py's choices and payload, the search hits), so about one such answer in eight paid for a young
-collection on its way, and one in a hundred for a middle-generation one, which takes milliseconds with a big
-catalog loaded: the slowest percent of answers was the collector's, not the bot's.
+collection, wherever the program happens to be. One answer can make twice that many (a /person answer with
+page buttons, measured: up to 1,415 on the big catalog), so even starting from an empty young generation a
+fifth of all answers paid for a young collection on the way (110 µs each, measured by bench/latency.py), and
+some for a full one, whose cost grows with everything the process has made since READY.
 
-`IdleCollector` runs those collections out of band (as Ruby's Unicorn servers do between requests): as soon as
-no interaction is being handled, it runs the young or middle collection CPython would have run next, when there
-is enough to collect. Each answer then starts with an almost empty young generation and rarely fills it. The
-automatic collector stays on, so a burst with no idle moment is collected as before; the oldest generation is
-left to CPython's own rule (and `gc.freeze()` at READY keeps the loaded catalog out of it).
+`IdleCollector` runs those collections out of band (as Ruby's Unicorn servers do between requests). Once
+`install`ed (at READY, after `gc.freeze()` moved the loaded catalog out of the collector's way), CPython's own
+young threshold is raised far above what an answer makes, so collections no longer start inside an answer;
+as soon as no interaction is being handled, the collector runs the one CPython would have run: the middle
+generation when it is due, else the young one when there is enough in it. The oldest generation is collected
+the same way, when CPython's count says it is due and at most every `full_every` seconds (CPython's own
+rule, at least a quarter more long-lived objects than at the last one, cannot be read from Python; the time
+bound keeps its cost, which grows with the heap, a small share). The automatic collector stays on, so a
+burst with no idle moment is still collected, at the raised threshold.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 YOUNG_MIN = 100  # fewer new objects than this are not worth a collection's fixed cost
+YOUNG_THRESHOLD = 10_000  # CPython's young threshold once installed: seven times the most an answer makes
+FULL_EVERY = 60.0  # seconds between full collections run between answers, at least
 
 
 class IdleCollector:
-    def __init__(self, *, young_min: int = YOUNG_MIN) -> None:
+    def __init__(self, *, young_min: int = YOUNG_MIN, young_threshold: int = YOUNG_THRESHOLD,
+                 full_every: float = FULL_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
         self.young_min = young_min
+        self.young_threshold = young_threshold
+        self.full_every = full_every
+        self.clock = clock
         self.busy = 0  # interactions being handled now
-        self.collections = [0, 0]  # young and middle collections run between answers
+        self.collections = [0, 0, 0]  # young, middle and full collections run between answers
+        self.during = [0, 0, 0]  # ...and the automatic ones that started while an answer was being handled
+        self._last_full = clock()
+        self._installed = False
+        self._own = False  # inside one of our own collections
+
+    def install(self) -> None:
+        """Take over: raise CPython's young threshold (for the process) and count automatic collections."""
+        if self._installed:
+            return
+        self._installed = True
+        _Threshold.raise_to(self.young_threshold)
+        gc.callbacks.append(self._observe)
+
+    def uninstall(self) -> None:
+        if not self._installed:
+            return
+        self._installed = False
+        gc.callbacks.remove(self._observe)
+        _Threshold.release()
+
+    def _observe(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and self.busy and not self._own:
+            self.during[info["generation"]] += 1
 
     def answering(self) -> None:
         """Call from the task that handles an interaction: no collection runs until it, and every other one
@@ -47,16 +82,47 @@ class IdleCollector:
         """The collection CPython would run next, if there is enough to collect; the generation run, or None."""
         if not gc.isenabled():  # someone (a benchmark, a debugger) turned collection off: leave it off
             return None
-        young, middle, _ = gc.get_count()
-        if middle >= gc.get_threshold()[1]:
-            generation = 1
+        young, middle, old = gc.get_count()
+        _, middle_threshold, old_threshold = gc.get_threshold()
+        if middle >= middle_threshold:
+            now = self.clock()
+            generation = 2 if old >= old_threshold and now - self._last_full >= self.full_every else 1
+            if generation == 2:
+                self._last_full = now
         elif young >= self.young_min:
             generation = 0
         else:
             return None
-        gc.collect(generation)
+        self._own = True
+        try:
+            gc.collect(generation)
+        finally:
+            self._own = False
         self.collections[generation] += 1
         return generation
+
+
+class _Threshold:
+    """CPython's young threshold, raised while any installed collector needs it and put back after the last."""
+
+    users = 0
+    saved = 0
+
+    @classmethod
+    def raise_to(cls, young: int) -> None:
+        first, middle, old = gc.get_threshold()
+        if cls.users == 0:
+            cls.saved = first
+        cls.users += 1
+        if young > first:
+            gc.set_threshold(young, middle, old)
+
+    @classmethod
+    def release(cls) -> None:
+        cls.users -= 1
+        if cls.users == 0:
+            _, middle, old = gc.get_threshold()
+            gc.set_threshold(cls.saved, middle, old)
 
 
 def answering(client: object) -> None:

@@ -462,6 +462,9 @@ async def test_garbage_is_collected_between_answers(world, big_cast_in_other_ser
     turned = await world.dc.click(r.message, r.message.custom_ids()[2], member=world.other.member)
     assert turned.error is None
     await answered(done + 3)
+    # Installed at READY, the raised young threshold kept CPython's own collections out of the answers.
+    assert gc.get_threshold()[0] == collector.young_threshold
+    assert collector.during == [0, 0, 0]
 
 
 async def test_a_servers_own_titles_are_invisible_elsewhere(world, big_cast_in_other_server):

@@ -28,7 +28,7 @@ async def test_collects_once_the_last_answer_is_done():
     await tasks[0]
     await asyncio.sleep(0)  # the done callbacks have run
     assert collector.busy == 1
-    assert collector.collections == [0, 0]  # the other answer is still being handled: nothing collected
+    assert collector.collections == [0, 0, 0]  # the other answer is still being handled: nothing collected
     release[1].set()
     await tasks[1]
     await asyncio.sleep(0)
@@ -56,7 +56,66 @@ def test_runs_the_middle_generation_when_it_is_due():
     for _ in range(gc.get_threshold()[1]):
         gc.collect(0)  # each young collection brings the middle one closer, as CPython counts it
     assert collector.collect() == 1
-    assert collector.collections == [0, 1]
+    assert collector.collections == [0, 1, 0]
+
+
+def test_runs_a_full_collection_when_it_is_due_but_not_more_often_than_full_every():
+    now = [1000.0]
+    collector = IdleCollector(young_min=10**9, full_every=60.0, clock=lambda: now[0])
+    _, middle, old = gc.get_threshold()
+
+    def make_middle_due() -> None:
+        for _ in range(middle):
+            gc.collect(0)
+
+    gc.collect()
+    for _ in range(old):  # enough middle collections for CPython to count a full one as due
+        make_middle_due()
+        assert collector.collect() == 1
+    make_middle_due()
+    assert collector.collect() == 1  # due, but the last full collection (at the start) was under 60 s ago
+    now[0] += 61
+    make_middle_due()
+    assert collector.collect() == 2
+    assert collector.collections == [0, old + 1, 1]
+    assert gc.get_count()[2] == 0  # CPython counts it as its own full collection
+
+
+async def test_once_installed_answers_run_without_collections_and_the_threshold_comes_back():
+    before = gc.get_threshold()
+    collector = IdleCollector(young_threshold=before[0] * 10)
+    collector.install()
+    collector.install()  # a second READY (a reconnect) changes nothing
+    try:
+        assert gc.get_threshold() == (before[0] * 10, *before[1:])
+
+        async def answer() -> list[object]:
+            collector.answering()
+            return [[] for _ in range(before[0] * 3)]  # three times what used to set off a collection
+
+        kept = await asyncio.create_task(answer())
+        await asyncio.sleep(0)
+        assert len(kept) == before[0] * 3
+        assert collector.during == [0, 0, 0]  # none started inside the answer...
+        assert collector.collections[0] + collector.collections[1] == 1  # ...one ran once it was done
+        gc.collect(0)  # not ours, and not while answering: not counted as "during"
+        assert collector.during == [0, 0, 0]
+    finally:
+        collector.uninstall()
+        collector.uninstall()
+    assert gc.get_threshold() == before
+
+
+def test_overlapping_collectors_put_the_threshold_back_after_the_last():
+    before = gc.get_threshold()
+    first, second = IdleCollector(young_threshold=5000), IdleCollector(young_threshold=8000)
+    first.install()
+    second.install()
+    assert gc.get_threshold()[0] == 8000
+    first.uninstall()
+    assert gc.get_threshold()[0] == 8000  # the second still runs
+    second.uninstall()
+    assert gc.get_threshold() == before
 
 
 def test_leaves_a_disabled_collector_alone():
@@ -66,7 +125,7 @@ def test_leaves_a_disabled_collector_alone():
         assert collector.collect() is None
     finally:
         gc.enable()
-    assert collector.collections == [0, 0]
+    assert collector.collections == [0, 0, 0]
 
 
 async def test_outside_a_task_it_does_nothing():
