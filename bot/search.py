@@ -50,6 +50,7 @@ CANDIDATES_MAX = 64  # names a typo query looks at before scoring, at most
 CANDIDATES_MIN = 24  # ...and at least, however few hits it wants
 INTERSECT_MAX = 5_000  # a typed word matching more names than this is too common to intersect on
 SETS_MAX_ITEMS = 200_000  # names held in the sets of recently intersected words, at most (about 12 MB)
+DERIVED_MAX_ITEMS = 100_000  # names held in the intersections remembered for typed words, at most (about 6 MB)
 PREFIX_WORDS_MAX = 32  # words of the vocabulary a typed word is taken as the prefix of, at most
 TYPO_MIN_LEN = 3  # shorter words are matched by prefix only ("of", "2")
 TYPING_WORDS_MAX = 128  # words compared with the unfinished last word of a query, at most
@@ -60,6 +61,7 @@ _BUCKETS = 40  # prefix keys longer than this share one bucket (in name order, n
 _ALT_BITS = 6  # a choice id is entry id << 6 | which text (0: the name, 1..: the aliases); 32 bits
 _ALTS_MAX = (1 << _ALT_BITS) - 1
 _COVERAGES = 128  # names with fewer spaces have their coverage factor looked up
+_SPACES_MAX = 255  # what SearchIndex._spaces holds, at most
 
 
 def normalise(text: str) -> str:
@@ -216,6 +218,11 @@ class _Words:
         # The matches of the words last typed: each keystroke after 'jhon ' looks 'jhon' up again, and the
         # command a member sends repeats the words of its last keystroke. Emptied whenever a word's names change.
         self._looked_up: OrderedDict[tuple[str, bool], dict[int, float]] = OrderedDict()
+        # Intersections worked out from a typed word, by (word, typing, -1) for the names with any word it
+        # matches and (word, typing, word id) for those that also have that word: as 'jhon w', 'jhon wi', 'jhon
+        # wic' are typed, 'jhon' meets the same words ('wick') again. Emptied whenever a word's names change.
+        self._derived: OrderedDict[tuple[str, bool, int], frozenset[int]] = OrderedDict()
+        self._derived_items = 0
 
     def _word_id(self, word: str, batch: list[str]) -> int:
         wid = self.ids.get(word)
@@ -237,7 +244,7 @@ class _Words:
 
     def add_many(self, choices: list[tuple[str, int]]) -> None:
         """Index these (normalised text, choice id) pairs, given in `order`."""
-        self._looked_up.clear()
+        self._changed()
         batch: list[str] = []  # the words to add to `sorted`: new ones, and known ones that had no names left
         new: dict[int, list[int]] = {}
         known = len(self.words)
@@ -264,7 +271,7 @@ class _Words:
             self.sorted = sorted([*self.sorted, *batch])
 
     def remove(self, norm: str, cid: int) -> None:
-        self._looked_up.clear()
+        self._changed()
         for word in dict.fromkeys(norm.split(" ")):
             wid = self.ids.get(word)
             if wid is not None:
@@ -336,6 +343,40 @@ class _Words:
             self._sets.move_to_end(wid)
         return held
 
+    def names_with_any(self, token: str, typing: bool) -> frozenset[int]:
+        """The names that have one of the words matching this typed word."""
+        key = (token, typing, -1)
+        held = self._derived.get(key)
+        if held is None:
+            held = frozenset().union(*map(self.posting_set, self.matches(token, typing=typing)))
+            self._remember(key, held)
+        else:
+            self._derived.move_to_end(key)
+        return held
+
+    def names_with_both(self, token: str, typing: bool, wid: int) -> frozenset[int]:
+        """names_with_any(token, typing) that also have the word `wid` (a set intersection, in C, walking the
+        smaller set)."""
+        key = (token, typing, wid)
+        held = self._derived.get(key)
+        if held is None:
+            held = self.names_with_any(token, typing) & self.posting_set(wid)
+            self._remember(key, held)
+        else:
+            self._derived.move_to_end(key)
+        return held
+
+    def _remember(self, key: tuple[str, bool, int], held: frozenset[int]) -> None:
+        self._derived[key] = held
+        self._derived_items += len(held) + 1
+        while self._derived_items > DERIVED_MAX_ITEMS and len(self._derived) > 1:
+            self._derived_items -= len(self._derived.popitem(last=False)[1]) + 1
+
+    def _changed(self) -> None:
+        self._looked_up.clear()
+        self._derived.clear()
+        self._derived_items = 0
+
     def _forget_set(self, wid: int) -> None:
         held = self._sets.pop(wid, None)
         if held is not None:
@@ -371,6 +412,9 @@ class SearchIndex:
         # entry id -> normalised name and aliases ('' if empty): the name alone when it has no aliases
         # (most entries: a tuple each would cost 15 MB over 300,000 entries)
         self._norms: list[str | tuple[str, ...]] = []
+        # entry id -> the spaces in its normalised name (255: that many or more), so that a typo walk finds a
+        # name's coverage factor without reading its text (300 KB for 300,000 entries)
+        self._spaces = array("B")
         self._free: list[int] = []
         self._by_slug: dict[str, int] = {}
         # Exact names and aliases are found in the whole-name keys (a bisect); only slugs whose normalised
@@ -406,11 +450,13 @@ class SearchIndex:
             norms = ((normalise(entry.name),) if not entry.aliases  # most entries
                      else tuple(normalise(text) for text in (entry.name, *entry.aliases[:_ALTS_MAX - 1])))
             held = norms[0] if len(norms) == 1 else norms
+            spaces = min(norms[0].count(" "), _SPACES_MAX)
             if eid == len(self._entries):
                 self._entries.append(entry)
                 self._norms.append(held)
+                self._spaces.append(spaces)
             else:
-                self._entries[eid], self._norms[eid] = entry, held
+                self._entries[eid], self._norms[eid], self._spaces[eid] = entry, held, spaces
             self._by_slug[entry.slug] = eid
             for alt, norm in enumerate(norms):
                 if not norm:
@@ -672,9 +718,14 @@ class SearchIndex:
         if sum(sizes[k] for k in chosen) > budget:
             common = [k for k in order if matches[k] and sizes[k] <= INTERSECT_MAX]
             if len(common) >= 2:
-                shared: frozenset[int] | set[int] = frozenset().union(
-                    *map(words.posting_set, matches[common[0]]))
-                for k in common[1:]:  # in C, walking the smaller set each time
+                # From a finished word (the last one may be a letter longer at the next keystroke), whose
+                # intersections with the next word's matching words are remembered.
+                last = len(tokens) - 1
+                anchor = next((k for k in common if k != last), common[0])
+                others = [k for k in common if k != anchor]
+                shared: frozenset[int] | set[int] = set().union(*(
+                    words.names_with_both(tokens[anchor], anchor == last, wid) for wid in matches[others[0]]))
+                for k in others[1:]:  # in C, walking the smaller set each time
                     shared = set().union(*(shared & words.posting_set(wid) for wid in matches[k]))
                 first = matches[common[0]]
                 pair = common if len(tokens) == 2 else []
@@ -701,7 +752,7 @@ class SearchIndex:
         coverage factor of the name's word count (of `share` typed words) multiplies. No name of the segment
         prescores above `bound`: with `wanted`, the walk stops once no name left could enter the best.
         """
-        norms, coverages = self._norms, _coverages(share)
+        norms, spaces_of, coverages = self._norms, self._spaces, _coverages(share)
         rest: list[float] = []  # the best bound of each segment and those after it
         for *_, bound in reversed(segments):
             rest.append(max(bound, rest[-1]) if rest else bound)
@@ -722,8 +773,10 @@ class SearchIndex:
                 seen.add(cid)
                 met += 1
                 if read is None:
-                    held = norms[cid >> _ALT_BITS]
-                    spaces = (held if held.__class__ is str else held[cid & _ALTS_MAX]).count(" ")
+                    spaces = spaces_of[cid >> _ALT_BITS]
+                    if cid & _ALTS_MAX or spaces == _SPACES_MAX:  # an alias, or a name of 255 words or more
+                        held = norms[cid >> _ALT_BITS]
+                        spaces = (held if held.__class__ is str else held[cid & _ALTS_MAX]).count(" ")
                     score = prescore * (coverages[spaces] if spaces < _COVERAGES else _coverage(share, spaces + 1))
                 else:
                     score = read(cid)

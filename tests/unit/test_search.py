@@ -202,8 +202,13 @@ def test_updates_in_place_answer_as_a_fresh_build(word_index_min):
         assert len(index) == len(fresh) == len(entries)
         words = index._words
         assert all(held == set(words.postings[wid]) for wid, held in words._sets.items())  # none left stale
+        assert not words._derived  # what was worked out from typed words went with the change
         assert _answers(index, ASKED) == _answers(fresh, ASKED)
         assert step == 0 or words._sets  # the intersections did remember sets
+        assert words._derived  # ...and what they worked out from the typed words, which is still right:
+        for (token, typing, wid), held in words._derived.items():
+            names = set().union(*(words.postings[w] for w in words.matches(token, typing=typing)))
+            assert held == (names if wid < 0 else names & set(words.postings[wid]))
         assert index.by_slug(removed[0]) is None and index.search(removed[0]) == fresh.search(removed[0])
 
 
