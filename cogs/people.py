@@ -22,28 +22,40 @@ class People(commands.Cog):
     @app_commands.command(name="cast", description="Who plays whom in a title, in billing order")
     @app_commands.describe(title="The film, series or game")
     async def cast(self, interaction: discord.Interaction, title: TitleOption) -> None:
-        credits = await self.bot.reads.credits_for_title(title, interaction.guild_id, kind="cast")
-        names = await self.bot.reads.source_names()
-        await send_pages(interaction, render.cast_pages(title, credits, names))
+        reads, guild = self.bot.reads, interaction.guild_id
+
+        async def pages() -> render.PageList:
+            credits = await reads.credits_for_title(title, guild, kind="cast")
+            return render.cast_pages(title, credits, await reads.source_names())
+
+        await send_pages(interaction, await reads.remember(("cast", title.id, guild), pages))
 
     @app_commands.command(name="crew", description="Who made a title: directors, writers, producers and more")
     @app_commands.describe(title="The film, series or game", department="Only this department (all if empty)")
     @app_commands.choices(department=DEPARTMENT_CHOICES)
     async def crew(self, interaction: discord.Interaction, title: TitleOption,
                    department: app_commands.Choice[str] | None = None) -> None:
-        credits = await self.bot.reads.credits_for_title(title, interaction.guild_id, kind="crew")
-        names = await self.bot.reads.source_names()
-        await send_pages(interaction, render.crew_pages(title, credits, names,
-                                                        department.value if department else None))
+        reads, guild = self.bot.reads, interaction.guild_id
+        only = department.value if department else None
+
+        async def pages() -> render.PageList:
+            credits = await reads.credits_for_title(title, guild, kind="crew")
+            return render.crew_pages(title, credits, await reads.source_names(), only)
+
+        await send_pages(interaction, await reads.remember(("crew", title.id, guild, only), pages))
 
     @app_commands.command(name="person", description="A person's cast and crew credits across the catalog")
     @app_commands.describe(name="An actor or crew member, e.g. Keanu Reeves")
     async def person(self, interaction: discord.Interaction, name: PersonOption) -> None:
-        guild = interaction.guild_id
-        credits = await self.bot.reads.credits_for_person(name, guild)
-        years = await self.bot.reads.first_release_years([c.title.id for c in credits], guild)
-        names = await self.bot.reads.source_names()
-        await send_pages(interaction, render.person_pages(name, credits, years, names))
+        reads, guild = self.bot.reads, interaction.guild_id
+
+        async def pages() -> render.PageList:
+            credits = await reads.credits_for_person(name, guild)
+            years = await reads.first_release_years([c.title.id for c in credits], guild)
+            return render.person_pages(name, credits, years, await reads.source_names())
+
+        # The same pages for every member who asks, until the catalog changes (a page turn only reads them).
+        await send_pages(interaction, await reads.remember(("person", name.id, guild), pages))
 
 
 async def setup(bot: Marquee) -> None:

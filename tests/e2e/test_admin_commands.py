@@ -119,6 +119,8 @@ async def test_the_posting_hour_is_a_validated_time_and_day_milestones_follow_it
 
 async def test_add_date_cast_watch_move_export_import_history_and_nobody_else_sees_it(world):
     mods = world.mods
+    # Offers are recorded for the server's region (this test must not lean on an earlier one having set it).
+    assert_done(await world.admin("settings region", {"region": "gb"}), "United Kingdom (GB)")
     r = await world.admin("catalog add-title", {"title": "Wick: The Fan Cut", "kind": "film",
                                                 "synopsis": "A fan edit.", "aliases": "Fan Cut, WFC",
                                                 "story-position": 7})
