@@ -24,7 +24,7 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 YOUNG_MIN = 100  # fewer new objects than this are not worth a collection's fixed cost
 YOUNG_THRESHOLD = 10_000  # CPython's young threshold once installed: seven times the most an answer makes
@@ -58,7 +58,7 @@ class IdleCollector:
             return
         self._installed = False
         gc.callbacks.remove(self._observe)
-        _Threshold.release()
+        _Threshold.release(self.young_threshold)
 
     def _observe(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start" and self.busy and not self._own:
@@ -103,26 +103,28 @@ class IdleCollector:
 
 
 class _Threshold:
-    """CPython's young threshold, raised while any installed collector needs it and put back after the last."""
+    """CPython's young threshold: the highest any installed collector asked for, and CPython's own (as it was
+    before the first) once the last is uninstalled."""
 
-    users = 0
+    asked: ClassVar[list[int]] = []  # one entry per installed collector
     saved = 0
 
     @classmethod
     def raise_to(cls, young: int) -> None:
-        first, middle, old = gc.get_threshold()
-        if cls.users == 0:
-            cls.saved = first
-        cls.users += 1
-        if young > first:
-            gc.set_threshold(young, middle, old)
+        if not cls.asked:
+            cls.saved = gc.get_threshold()[0]
+        cls.asked.append(young)
+        cls._apply()
 
     @classmethod
-    def release(cls) -> None:
-        cls.users -= 1
-        if cls.users == 0:
-            _, middle, old = gc.get_threshold()
-            gc.set_threshold(cls.saved, middle, old)
+    def release(cls, young: int) -> None:
+        cls.asked.remove(young)
+        cls._apply()
+
+    @classmethod
+    def _apply(cls) -> None:
+        _, middle, old = gc.get_threshold()
+        gc.set_threshold(max([cls.saved, *cls.asked]), middle, old)
 
 
 def answering(client: object) -> None:
