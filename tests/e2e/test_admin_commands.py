@@ -228,6 +228,9 @@ async def test_correcting_global_data_changes_this_server_only(world):
     r = await world.run("info", {"title": "jw4"})
     assert r.message.embeds[0]["title"] == "John Wick: Chapter 4"
 
+    # Pages are shared until the catalog changes: asked once before the edit, they must not outlive it.
+    r = await world.run("cast", {"title": "ballerina"}, server=world.mods)
+    assert "**Keanu Reeves** as John Wick" in r.message.text
     assert_done(await world.admin("catalog remove-credit", {"title": "ballerina", "person": "keanu-reeves",
                                                             "department": "cast"}), "Removed 1 cast credit")
     r = await world.run("cast", {"title": "ballerina"}, server=world.mods)
