@@ -718,13 +718,12 @@ class SearchIndex:
         if sum(sizes[k] for k in chosen) > budget:
             common = [k for k in order if matches[k] and sizes[k] <= INTERSECT_MAX]
             if len(common) >= 2:
-                # From a finished word (the last one may be a letter longer at the next keystroke), whose
-                # intersections with the next word's matching words are remembered.
-                last = len(tokens) - 1
-                anchor = next((k for k in common if k != last), common[0])
+                # From a finished word (of two or more, one is not the last, which may be a letter longer at the
+                # next keystroke), whose intersections with the next word's matching words are remembered.
+                anchor = next(k for k in common if k != len(tokens) - 1)
                 others = [k for k in common if k != anchor]
                 shared: frozenset[int] | set[int] = set().union(*(
-                    words.names_with_both(tokens[anchor], anchor == last, wid) for wid in matches[others[0]]))
+                    words.names_with_both(tokens[anchor], False, wid) for wid in matches[others[0]]))
                 for k in others[1:]:  # in C, walking the smaller set each time
                     shared = set().union(*(shared & words.posting_set(wid) for wid in matches[k]))
                 first = matches[common[0]]
